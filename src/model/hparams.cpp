@@ -1,0 +1,211 @@
+#include "model/hparams.h"
+
+#include <nlohmann/json.hpp>
+
+#include "format/gguf.h"
+#include "util/error.h"
+
+namespace larql {
+
+namespace {
+
+// Some keys may be per-layer arrays (e.g. head counts); the max is the width to allocate for.
+int64_t int_or_array_max(const gguf::File& f, const std::string& key, int64_t def) {
+  const gguf::Value* v = f.find(key);
+  if (!v) return def;
+  if (v->type == gguf::ValueType::ARRAY) {
+    int64_t m = 0;
+    for (int64_t x : v->as_int_array()) m = std::max(m, x);
+    return m;
+  }
+  return v->as_int();
+}
+
+void require_positive(int64_t v, const std::string& key) {
+  if (v <= 0) throw Error("model metadata: '" + key + "' is missing or not positive");
+}
+
+}  // namespace
+
+HParams hparams_from_gguf(const gguf::File& f) {
+  HParams hp;
+  hp.arch = f.architecture();
+  if (hp.arch.empty()) throw Error("model metadata: general.architecture is missing");
+  const std::string a = hp.arch + ".";
+  hp.name = f.get_string("general.name");
+  hp.n_ctx = f.get_int(a + "context_length", 0);
+  hp.n_embd = f.get_int(a + "embedding_length", 0);
+  hp.n_layer = f.get_int(a + "block_count", 0);
+  hp.n_ff = int_or_array_max(f, a + "feed_forward_length", 0);
+  hp.n_head = int_or_array_max(f, a + "attention.head_count", 0);
+  hp.n_head_kv = int_or_array_max(f, a + "attention.head_count_kv", hp.n_head);
+  require_positive(hp.n_embd, a + "embedding_length");
+  require_positive(hp.n_layer, a + "block_count");
+  require_positive(hp.n_head, a + "attention.head_count");
+  hp.head_dim_k = f.get_int(a + "attention.key_length", hp.n_embd / hp.n_head);
+  hp.head_dim_v = f.get_int(a + "attention.value_length", hp.head_dim_k);
+  hp.rope_dim = f.get_int(a + "rope.dimension_count", hp.head_dim_k);
+  hp.rope_base = f.get_float(a + "rope.freq_base", 10000.0);
+  hp.rope_scaling = f.get_string(a + "rope.scaling.type");
+  hp.rope_scale = f.get_float(a + "rope.scaling.factor", 1.0);
+  if (f.find(a + "attention.layer_norm_rms_epsilon")) {
+    hp.norm_eps = f.get_float(a + "attention.layer_norm_rms_epsilon", 1e-5);
+  } else if (f.find(a + "attention.layer_norm_epsilon")) {
+    hp.norm_eps = f.get_float(a + "attention.layer_norm_epsilon", 1e-5);
+    hp.use_layernorm = true;
+  }
+  hp.sliding_window = f.get_int(a + "attention.sliding_window", 0);
+  hp.attn_softcap = f.get_float(a + "attn_logit_softcapping", 0);
+  hp.final_softcap = f.get_float(a + "final_logit_softcapping", 0);
+  hp.n_expert = f.get_int(a + "expert_count", 0);
+  hp.n_expert_used = f.get_int(a + "expert_used_count", 0);
+  hp.n_ff_exp = f.get_int(a + "expert_feed_forward_length", hp.n_expert ? hp.n_ff : 0);
+  hp.n_expert_shared = f.get_int(a + "expert_shared_count", 0);
+  hp.n_ff_shexp = f.get_int(a + "expert_shared_feed_forward_length", 0);
+  hp.n_layer_dense_lead = f.get_int(a + "leading_dense_block_count", 0);
+  hp.expert_weights_scale = f.get_float(a + "expert_weights_scale", 1.0);
+  hp.expert_weights_norm = f.get_bool(a + "expert_weights_norm", false);
+  hp.expert_gating_func = static_cast<int>(f.get_int(a + "expert_gating_func", 0));
+  hp.q_lora_rank = f.get_int(a + "attention.q_lora_rank", 0);
+  hp.kv_lora_rank = f.get_int(a + "attention.kv_lora_rank", 0);
+  if (const gguf::Value* t = f.find("tokenizer.ggml.tokens")) hp.n_vocab = static_cast<int64_t>(t->as_array().size());
+  if (const gguf::TensorInfo* e = f.find_tensor("token_embd.weight")) {
+    if (hp.n_vocab == 0) hp.n_vocab = e->ne[1];
+  }
+  hp.n_vocab = f.get_int(a + "vocab_size", hp.n_vocab);
+  hp.tied_output = f.find_tensor("output.weight") == nullptr;
+  if (hp.n_head_kv <= 0 || hp.n_head % hp.n_head_kv != 0)
+    throw Error("model metadata: head_count " + std::to_string(hp.n_head) +
+                " is not a multiple of head_count_kv " + std::to_string(hp.n_head_kv));
+  return hp;
+}
+
+void hparams_to_gguf(const HParams& hp, gguf::Writer& w) {
+  using gguf::Value;
+  const std::string a = hp.arch + ".";
+  auto u32 = [&](const std::string& k, int64_t v) { w.set(a + k, Value::from_u32(static_cast<uint32_t>(v))); };
+  auto f32 = [&](const std::string& k, double v) { w.set(a + k, Value::from_f32(static_cast<float>(v))); };
+  w.set("general.architecture", Value::from_string(hp.arch));
+  if (!hp.name.empty()) w.set("general.name", Value::from_string(hp.name));
+  u32("context_length", hp.n_ctx);
+  u32("embedding_length", hp.n_embd);
+  u32("block_count", hp.n_layer);
+  u32("feed_forward_length", hp.n_ff);
+  u32("attention.head_count", hp.n_head);
+  u32("attention.head_count_kv", hp.n_head_kv);
+  if (hp.head_dim_k != hp.n_embd / hp.n_head || hp.head_dim_v != hp.head_dim_k || hp.arch == "deepseek2") {
+    u32("attention.key_length", hp.head_dim_k);
+    u32("attention.value_length", hp.head_dim_v);
+  }
+  if (hp.use_layernorm) f32("attention.layer_norm_epsilon", hp.norm_eps);
+  else f32("attention.layer_norm_rms_epsilon", hp.norm_eps);
+  if (hp.arch != "gpt2") {
+    f32("rope.freq_base", hp.rope_base);
+    u32("rope.dimension_count", hp.rope_dim);
+  }
+  if (!hp.rope_scaling.empty()) {
+    w.set(a + "rope.scaling.type", Value::from_string(hp.rope_scaling));
+    f32("rope.scaling.factor", hp.rope_scale);
+  }
+  if (hp.sliding_window) u32("attention.sliding_window", hp.sliding_window);
+  if (hp.attn_softcap) f32("attn_logit_softcapping", hp.attn_softcap);
+  if (hp.final_softcap) f32("final_logit_softcapping", hp.final_softcap);
+  if (hp.n_expert) {
+    u32("expert_count", hp.n_expert);
+    u32("expert_used_count", hp.n_expert_used);
+    if (hp.n_ff_exp) u32("expert_feed_forward_length", hp.n_ff_exp);
+  }
+  if (hp.n_expert_shared) u32("expert_shared_count", hp.n_expert_shared);
+  if (hp.n_ff_shexp) u32("expert_shared_feed_forward_length", hp.n_ff_shexp);
+  if (hp.arch == "deepseek2") {
+    u32("leading_dense_block_count", hp.n_layer_dense_lead);
+    if (hp.q_lora_rank) u32("attention.q_lora_rank", hp.q_lora_rank);
+    u32("attention.kv_lora_rank", hp.kv_lora_rank);
+    f32("expert_weights_scale", hp.expert_weights_scale);
+    w.set(a + "expert_weights_norm", Value::from_bool(hp.expert_weights_norm));
+    u32("expert_gating_func", hp.expert_gating_func ? hp.expert_gating_func : 1);
+  }
+  if (hp.arch == "qwen3moe" || hp.arch == "qwen2moe") {
+    // llama.cpp reads expert_weights_norm only for some families; harmless elsewhere.
+  }
+}
+
+HParams hparams_from_hf_config(const nlohmann::json& c) {
+  auto geti = [&](const char* k, int64_t def) -> int64_t {
+    return c.contains(k) && c[k].is_number() ? c[k].get<int64_t>() : def;
+  };
+  auto getf = [&](const char* k, double def) -> double {
+    return c.contains(k) && c[k].is_number() ? c[k].get<double>() : def;
+  };
+  std::string mt = c.value("model_type", "");
+  HParams hp;
+  if (mt == "llama" || mt == "mistral") hp.arch = "llama";
+  else if (mt == "mixtral") hp.arch = "llama";
+  else if (mt == "qwen2") hp.arch = "qwen2";
+  else if (mt == "qwen3") hp.arch = "qwen3";
+  else if (mt == "qwen2_moe") hp.arch = "qwen2moe";
+  else if (mt == "qwen3_moe") hp.arch = "qwen3moe";
+  else if (mt == "gemma2") hp.arch = "gemma2";
+  else if (mt == "gemma3" || mt == "gemma3_text") hp.arch = "gemma3";
+  else if (mt == "phi3") hp.arch = "phi3";
+  else if (mt == "gpt2") hp.arch = "gpt2";
+  else if (mt == "deepseek_v2" || mt == "deepseek_v3") hp.arch = "deepseek2";
+  else throw Error("config.json: unsupported model_type '" + mt + "'");
+  const nlohmann::json& tc = c.contains("text_config") ? c["text_config"] : c;
+  (void)tc;
+  if (hp.arch == "gpt2") {
+    hp.n_embd = geti("n_embd", 0);
+    hp.n_layer = geti("n_layer", 0);
+    hp.n_head = geti("n_head", 0);
+    hp.n_head_kv = hp.n_head;
+    hp.n_ctx = geti("n_positions", 1024);
+    hp.n_ff = geti("n_inner", 4 * hp.n_embd);
+    hp.norm_eps = getf("layer_norm_epsilon", 1e-5);
+    hp.use_layernorm = true;
+  } else {
+    hp.n_embd = geti("hidden_size", 0);
+    hp.n_layer = geti("num_hidden_layers", 0);
+    hp.n_head = geti("num_attention_heads", 0);
+    hp.n_head_kv = geti("num_key_value_heads", hp.n_head);
+    hp.n_ctx = geti("max_position_embeddings", 4096);
+    hp.n_ff = geti("intermediate_size", 0);
+    hp.norm_eps = getf("rms_norm_eps", 1e-6);
+    hp.rope_base = getf("rope_theta", 10000.0);
+  }
+  if (hp.n_embd <= 0 || hp.n_layer <= 0 || hp.n_head <= 0)
+    throw Error("config.json: hidden size, layer count and head count must be positive");
+  hp.n_vocab = geti("vocab_size", 0);
+  hp.head_dim_k = geti("head_dim", hp.n_embd / hp.n_head);
+  hp.head_dim_v = hp.head_dim_k;
+  hp.rope_dim = hp.head_dim_k;
+  hp.sliding_window = c.contains("sliding_window") && c["sliding_window"].is_number() ? geti("sliding_window", 0) : 0;
+  hp.attn_softcap = c.contains("attn_logit_softcapping") && c["attn_logit_softcapping"].is_number() ? getf("attn_logit_softcapping", 0) : 0;
+  hp.final_softcap = c.contains("final_logit_softcapping") && c["final_logit_softcapping"].is_number() ? getf("final_logit_softcapping", 0) : 0;
+  hp.tied_output = c.value("tie_word_embeddings", hp.arch == "gemma2" || hp.arch == "gemma3");
+  if (c.contains("rope_scaling") && c["rope_scaling"].is_object()) {
+    const auto& rs = c["rope_scaling"];
+    std::string t = rs.value("rope_type", rs.value("type", ""));
+    hp.rope_scaling = t;
+    hp.rope_scale = rs.value("factor", 1.0);
+  }
+  hp.n_expert = geti("num_local_experts", geti("num_experts", geti("n_routed_experts", 0)));
+  hp.n_expert_used = geti("num_experts_per_tok", 0);
+  hp.n_ff_exp = geti("moe_intermediate_size", hp.n_expert ? hp.n_ff : 0);
+  hp.n_ff_shexp = geti("shared_expert_intermediate_size", 0);
+  hp.n_expert_shared = geti("n_shared_experts", hp.n_ff_shexp ? 1 : 0);
+  if (hp.arch == "deepseek2") {
+    hp.q_lora_rank = c.contains("q_lora_rank") && c["q_lora_rank"].is_number() ? geti("q_lora_rank", 0) : 0;
+    hp.kv_lora_rank = geti("kv_lora_rank", 512);
+    int64_t nope = geti("qk_nope_head_dim", 128), rope = geti("qk_rope_head_dim", 64);
+    hp.head_dim_k = nope + rope;
+    hp.head_dim_v = geti("v_head_dim", 128);
+    hp.rope_dim = rope;
+    hp.n_layer_dense_lead = geti("first_k_dense_replace", 1);
+    hp.expert_weights_scale = getf("routed_scaling_factor", 1.0);
+    hp.expert_weights_norm = c.value("norm_topk_prob", false);
+    hp.expert_gating_func = c.value("scoring_func", std::string("softmax")) == "sigmoid" ? 2 : 1;
+  }
+  return hp;
+}
+
+}  // namespace larql
