@@ -48,6 +48,8 @@ HParams hparams_from_gguf(const gguf::File& f) {
   hp.rope_base = f.get_float(a + "rope.freq_base", 10000.0);
   hp.rope_scaling = f.get_string(a + "rope.scaling.type");
   hp.rope_scale = f.get_float(a + "rope.scaling.factor", 1.0);
+  hp.rope_orig_ctx = f.get_int(a + "rope.scaling.original_context_length", 0);
+  hp.rope_yarn_log_mul = f.get_float(a + "rope.scaling.yarn_log_multiplier", 0);
   if (f.find(a + "attention.layer_norm_rms_epsilon")) {
     hp.norm_eps = f.get_float(a + "attention.layer_norm_rms_epsilon", 1e-5);
   } else if (f.find(a + "attention.layer_norm_epsilon")) {
@@ -106,7 +108,10 @@ void hparams_to_gguf(const HParams& hp, gguf::Writer& w) {
   if (!hp.rope_scaling.empty()) {
     w.set(a + "rope.scaling.type", Value::from_string(hp.rope_scaling));
     f32("rope.scaling.factor", hp.rope_scale);
+    if (hp.rope_orig_ctx) u32("rope.scaling.original_context_length", hp.rope_orig_ctx);
   }
+  // llama.cpp requires this key for deepseek2 even without YaRN scaling.
+  if (hp.arch == "deepseek2" || hp.rope_yarn_log_mul) f32("rope.scaling.yarn_log_multiplier", hp.rope_yarn_log_mul);
   if (hp.sliding_window) u32("attention.sliding_window", hp.sliding_window);
   if (hp.attn_softcap) f32("attn_logit_softcapping", hp.attn_softcap);
   if (hp.final_softcap) f32("final_logit_softcapping", hp.final_softcap);
@@ -119,7 +124,7 @@ void hparams_to_gguf(const HParams& hp, gguf::Writer& w) {
   if (hp.n_ff_shexp) u32("expert_shared_feed_forward_length", hp.n_ff_shexp);
   if (hp.arch == "deepseek2") {
     u32("leading_dense_block_count", hp.n_layer_dense_lead);
-    if (hp.q_lora_rank) u32("attention.q_lora_rank", hp.q_lora_rank);
+    u32("attention.q_lora_rank", hp.q_lora_rank);  // llama.cpp requires the key, 0 = no q compression
     u32("attention.kv_lora_rank", hp.kv_lora_rank);
     f32("expert_weights_scale", hp.expert_weights_scale);
     w.set(a + "expert_weights_norm", Value::from_bool(hp.expert_weights_norm));

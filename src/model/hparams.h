@@ -28,6 +28,8 @@ struct HParams {
   double rope_base_local = 0;   // gemma3 local layers (0 = same as rope_base)
   std::string rope_scaling;     // "", "linear", "yarn", "llama3"
   double rope_scale = 1.0;
+  int64_t rope_orig_ctx = 0;        // rope.scaling.original_context_length
+  double rope_yarn_log_mul = 0;     // rope.scaling.yarn_log_multiplier (deepseek2)
   double norm_eps = 1e-5;
   bool use_layernorm = false;   // gpt2: LayerNorm with bias instead of RMSNorm
   int64_t sliding_window = 0;

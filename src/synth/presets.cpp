@@ -55,15 +55,18 @@ HParams tiny(const std::string& arch) {
     hp.head_dim_k = 96;
     hp.head_dim_v = 64;
     hp.rope_dim = 32;
-    hp.q_lora_rank = 0;
+    hp.q_lora_rank = 256;  // V3-style tiny model (llama.cpp treats q_lora_rank 0 as "Lite" only at 27 layers)
     hp.kv_lora_rank = 256;
     hp.n_expert = 8;
     hp.n_expert_used = 2;
     hp.n_ff_exp = 256;
     hp.n_expert_shared = 1;
     hp.n_layer_dense_lead = 1;
-    hp.expert_gating_func = 1;
+    hp.expert_gating_func = 2;  // sigmoid scores with selection bias, as in V3
+    hp.expert_weights_norm = true;
+    hp.expert_weights_scale = 2.5;
     hp.norm_eps = 1e-6;
+    hp.rope_yarn_log_mul = 0.1;
   }
   return hp;
 }
@@ -102,7 +105,8 @@ HParams preset_hparams(const std::string& arch, const std::string& preset) {
     hp.n_head = 16; hp.n_head_kv = 16; hp.head_dim_k = 192; hp.head_dim_v = 128; hp.rope_dim = 64;
     hp.q_lora_rank = 0; hp.kv_lora_rank = 512; hp.n_expert = 64; hp.n_expert_used = 6;
     hp.n_ff_exp = 1408; hp.n_expert_shared = 2; hp.n_layer_dense_lead = 1;
-    hp.expert_weights_scale = 1.0; hp.expert_gating_func = 1; hp.tied_output = false;
+    hp.expert_weights_scale = 1.0; hp.expert_gating_func = 1; hp.expert_weights_norm = false;
+    hp.tied_output = false;
   } else if (preset == "mixtral-8x7b" && arch == "mixtral") {
     hp = tiny("mixtral");
     hp.n_vocab = 32000; hp.n_ctx = 32768; hp.n_embd = 4096; hp.n_layer = 32; hp.n_ff = 14336;

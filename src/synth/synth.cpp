@@ -68,8 +68,7 @@ std::string vocab_family(const Options& o, const HParams& hp) {
   if (o.preset == "llama-1b" || o.preset == "llama-8b") return "llama3";
   if (o.preset == "qwen3moe-30b-a3b") return "qwen2";
   if (o.preset == "deepseek2-lite") return "deepseek";
-  (void)hp;
-  return "spm";
+  return hp.arch == "phi3" ? "spm-phi3" : "spm";
 }
 
 }  // namespace

@@ -52,7 +52,8 @@ uint64_t splitmix(uint64_t& s) {
 
 const std::string kSpace = "\xE2\x96\x81";  // U+2581, SentencePiece's space
 
-void spm_vocab(Vocab& v, int64_t n_vocab, uint64_t seed) {
+void spm_vocab(Vocab& v, int64_t n_vocab, uint64_t seed, const std::vector<std::string>& extra_special) {
+  const int64_t n_pieces = n_vocab - static_cast<int64_t>(extra_special.size());
   v.add("<unk>", 0, 2);
   v.add("<s>", 0, 3);
   v.add("</s>", 0, 3);
@@ -67,7 +68,7 @@ void spm_vocab(Vocab& v, int64_t n_vocab, uint64_t seed) {
   for (size_t i = 0; i < chars.size(); ++i) v.add(chars[i], -1000.0f - static_cast<float>(i), 1);
   float score = 0;
   auto add_piece = [&](const std::string& p) {
-    if (static_cast<int64_t>(v.tokens.size()) < n_vocab && v.add(p, score, 1)) score -= 1;
+    if (static_cast<int64_t>(v.tokens.size()) < n_pieces && v.add(p, score, 1)) score -= 1;
   };
   // Every prefix of "▁word" so each word is reachable by pairwise merges.
   for (const char* w : kWords) {
@@ -77,7 +78,7 @@ void spm_vocab(Vocab& v, int64_t n_vocab, uint64_t seed) {
   // Fill the rest with letter bigrams/trigrams (reachable from single characters).
   uint64_t s = seed;
   const std::string letters = "etaoinshrdlcumwfgypbvkjxqz";
-  for (size_t guard = 0; static_cast<int64_t>(v.tokens.size()) < n_vocab && guard < 50000000; ++guard) {
+  for (size_t guard = 0; static_cast<int64_t>(v.tokens.size()) < n_pieces && guard < 50000000; ++guard) {
     size_t len = 2 + splitmix(s) % 2;
     std::string p = (splitmix(s) % 2) ? kSpace : "";
     for (size_t k = 0; k < len; ++k) p += letters[splitmix(s) % letters.size()];
@@ -86,6 +87,7 @@ void spm_vocab(Vocab& v, int64_t n_vocab, uint64_t seed) {
     if (prefix != kSpace && prefix.size() > 1) add_piece(prefix);
     add_piece(p);
   }
+  for (const auto& t : extra_special) v.add(t, 0, 3);
   if (static_cast<int64_t>(v.tokens.size()) != n_vocab)
     throw Error("synth: could not build an SPM vocabulary of " + std::to_string(n_vocab) + " tokens");
 }
@@ -164,6 +166,9 @@ const char* kLlama3Template =
     "{{ bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + "
     "'<|end_header_id|>\n\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}";
+const char* kPhi3Template =
+    "{% for message in messages %}{{ '<|' + message['role'] + '|>' + '\n' + message['content'] + '<|end|>\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}";
 const char* kChatMLTemplate =
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + "
     "'<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
@@ -175,8 +180,14 @@ void write_vocab(gguf::Writer& w, const std::string& family, int64_t n_vocab, ui
   int64_t bos = 1, eos = 2, eot = -1;
   std::string model = "gpt2", pre, chat;
   if (family == "spm") {
-    spm_vocab(v, n_vocab, seed);
+    spm_vocab(v, n_vocab, seed, {});
     model = "llama";
+  } else if (family == "spm-phi3") {
+    // Phi-3's chat tokens; llama.cpp looks some of them up by name for phi3 models.
+    spm_vocab(v, n_vocab, seed, {"<|endoftext|>", "<|assistant|>", "<|end|>", "<|system|>", "<|user|>"});
+    model = "llama";
+    eot = n_vocab - 3;
+    chat = kPhi3Template;
   } else if (family == "llama3") {
     Specials sp{{{0, "<|begin_of_text|>"}, {1, "<|end_of_text|>"}, {6, "<|start_header_id|>"},
                  {7, "<|end_header_id|>"}, {9, "<|eot_id|>"}},
@@ -207,13 +218,13 @@ void write_vocab(gguf::Writer& w, const std::string& family, int64_t n_vocab, ui
   w.set("tokenizer.ggml.model", Value::from_string(model));
   if (!pre.empty()) w.set("tokenizer.ggml.pre", Value::from_string(pre));
   w.set("tokenizer.ggml.tokens", Value::from_strings(v.tokens));
-  if (family == "spm") w.set("tokenizer.ggml.scores", Value::from_f32s(v.scores));
+  if (model == "llama") w.set("tokenizer.ggml.scores", Value::from_f32s(v.scores));
   w.set("tokenizer.ggml.token_type", Value::from_i32s(v.types));
   if (!v.merges.empty()) w.set("tokenizer.ggml.merges", Value::from_strings(v.merges));
   w.set("tokenizer.ggml.bos_token_id", Value::from_u32(static_cast<uint32_t>(bos)));
   w.set("tokenizer.ggml.eos_token_id", Value::from_u32(static_cast<uint32_t>(eos)));
   if (eot >= 0) w.set("tokenizer.ggml.eot_token_id", Value::from_u32(static_cast<uint32_t>(eot)));
-  if (family == "spm") w.set("tokenizer.ggml.unknown_token_id", Value::from_u32(0));
+  if (model == "llama") w.set("tokenizer.ggml.unknown_token_id", Value::from_u32(0));
   w.set("tokenizer.ggml.add_bos_token", Value::from_bool(true));
   w.set("tokenizer.ggml.add_eos_token", Value::from_bool(false));
   if (!chat.empty()) w.set("tokenizer.chat_template", Value::from_string(chat));
