@@ -96,6 +96,8 @@ void dequant_q5_0(const uint8_t*, float*, int64_t);
 void dequant_q5_1(const uint8_t*, float*, int64_t);
 void dequant_q8_0(const uint8_t*, float*, int64_t);
 void quant_q4_0(const float*, uint8_t*, int64_t, const float*);
+void quant_q5_0(const float*, uint8_t*, int64_t, const float*);
+void quant_q5_1(const float*, uint8_t*, int64_t, const float*);
 void quant_q8_0(const float*, uint8_t*, int64_t, const float*);
 
 void dequant_q2_k(const uint8_t*, float*, int64_t);

@@ -204,7 +204,7 @@ void quant_q6_k(const float* x, uint8_t* y, int64_t nb, const float* imp) {
       std::fill(L, L + QK_K, 32);
     } else {
       // The largest sub-block scale maps to int8 -128 (matching the sign
-      // convention of fit_symmetric, where the extreme element sits at -32).
+      // convention of fit_symmetric_x4, where the extreme element sits at -32).
       const float iscale = -128.f / max_scale;
       const float d = store_half(b[i].d, 1.f / iscale);
       for (int s = 0; s < 16; ++s) {

@@ -128,4 +128,52 @@ void quant_q4_0(const float* x, uint8_t* y, int64_t nb, const float* imp) {
   }
 }
 
+namespace {
+void store_u32(uint8_t* p, uint32_t v) {
+  for (int k = 0; k < 4; ++k) p[k] = static_cast<uint8_t>(v >> (8 * k));
+}
+}  // namespace
+
+// Q5_0 / Q5_1: plain max-based scales (they appear only as llama.cpp's
+// fallback for rows not divisible by 256, so no search is spent on them).
+void quant_q5_0(const float* x, uint8_t* y, int64_t nb, const float*) {
+  auto* b = reinterpret_cast<BlockQ5_0*>(y);
+  for (int64_t i = 0; i < nb; ++i, x += 32) {
+    float amax = 0.f, vmax = 0.f;
+    for (int j = 0; j < 32; ++j)
+      if (std::fabs(x[j]) > amax) { amax = std::fabs(x[j]); vmax = x[j]; }
+    const float d = store_half(b[i].d, vmax / -16.f);
+    const float id = d != 0.f ? 1.f / d : 0.f;
+    uint32_t qh = 0;
+    for (int j = 0; j < 16; ++j) {
+      const int q0 = round_clamp(x[j] * id, -16, 15) + 16;
+      const int q1 = round_clamp(x[j + 16] * id, -16, 15) + 16;
+      b[i].qs[j] = static_cast<uint8_t>((q0 & 0x0F) | ((q1 & 0x0F) << 4));
+      qh |= static_cast<uint32_t>(q0 >> 4) << j;
+      qh |= static_cast<uint32_t>(q1 >> 4) << (j + 16);
+    }
+    store_u32(b[i].qh, qh);
+  }
+}
+
+void quant_q5_1(const float* x, uint8_t* y, int64_t nb, const float*) {
+  auto* b = reinterpret_cast<BlockQ5_1*>(y);
+  for (int64_t i = 0; i < nb; ++i, x += 32) {
+    float lo = x[0], hi = x[0];
+    for (int j = 1; j < 32; ++j) { lo = std::min(lo, x[j]); hi = std::max(hi, x[j]); }
+    const float d = store_half(b[i].d, (hi - lo) / 31.f);
+    const float m = store_half(b[i].m, lo);
+    const float id = d != 0.f ? 1.f / d : 0.f;
+    uint32_t qh = 0;
+    for (int j = 0; j < 16; ++j) {
+      const int q0 = round_clamp((x[j] - m) * id, 0, 31);
+      const int q1 = round_clamp((x[j + 16] - m) * id, 0, 31);
+      b[i].qs[j] = static_cast<uint8_t>((q0 & 0x0F) | ((q1 & 0x0F) << 4));
+      qh |= static_cast<uint32_t>(q0 >> 4) << j;
+      qh |= static_cast<uint32_t>(q1 >> 4) << (j + 16);
+    }
+    store_u32(b[i].qh, qh);
+  }
+}
+
 }  // namespace larql::quant
