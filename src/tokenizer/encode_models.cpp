@@ -34,9 +34,50 @@ std::vector<Symbol> char_symbols(std::string_view s) {
   return v;
 }
 
+// A character as a number: its code point, or 0x110000 + byte for an invalid byte.
+uint32_t char_at(std::string_view s, size_t& i) {
+  bool ok = true;
+  const size_t b = i;
+  const uint32_t cp = unicode::decode_utf8(s, i, &ok);
+  return ok ? cp : 0x110000u + static_cast<unsigned char>(s[b]);
+}
+uint64_t char_pair_key(uint32_t a, uint32_t b) { return (static_cast<uint64_t>(a) << 22) | b; }
+
 }  // namespace
 
+void Tokenizer::Impl::build_joinable_pairs() {
+  joinable_pairs.clear();
+  for (int32_t id = 0; id < n(); ++id) {
+    const std::string& t = text[id];
+    size_t i = 0;
+    if (t.empty()) continue;
+    uint32_t prev = char_at(t, i);
+    while (i < t.size()) {
+      const uint32_t c = char_at(t, i);
+      joinable_pairs.insert(char_pair_key(prev, c));
+      prev = c;
+    }
+  }
+}
+
 void Tokenizer::Impl::spm_encode(std::string_view s, std::vector<int32_t>& out) const {
+  // Cut the text where no token can span the boundary and merge each part on
+  // its own: same result as one pass, but the work queues stay small.
+  size_t seg = 0, i = 0;
+  uint32_t prev = 0;
+  while (i < s.size()) {
+    const size_t at = i;
+    const uint32_t c = char_at(s, i);
+    if (at > seg && !joinable_pairs.count(char_pair_key(prev, c))) {
+      spm_encode_segment(s.substr(seg, at - seg), out);
+      seg = at;
+    }
+    prev = c;
+  }
+  if (seg < s.size()) spm_encode_segment(s.substr(seg), out);
+}
+
+void Tokenizer::Impl::spm_encode_segment(std::string_view s, std::vector<int32_t>& out) const {
   std::vector<Symbol> sym = char_symbols(s);
   struct Cand {
     float score;
@@ -89,8 +130,10 @@ void Tokenizer::Impl::spm_encode(std::string_view s, std::vector<int32_t>& out) 
 void Tokenizer::Impl::bpe_encode(std::string_view s, std::vector<int32_t>& out) const {
   if (s.empty()) return;
   if (ignore_merges) {
+    // A piece that is a whole vocabulary entry is kept (llama-3 style); added
+    // tokens do not count, they are matched before pre-tokenization or not at all.
     const int32_t id = find(s);
-    if (id >= 0) {
+    if (id >= 0 && (type[id] == TokenType::Normal || type[id] == TokenType::Byte)) {
       out.push_back(id);
       return;
     }

@@ -1,4 +1,5 @@
 // Tokenizer::from_gguf: reads and validates the tokenizer.ggml.* metadata.
+#include <cctype>
 #include <cmath>
 
 #include "format/gguf.h"
@@ -47,6 +48,31 @@ bool read_bool(const gguf::File& f, const std::string& key, bool def) {
 }
 
 int32_t default_if_valid(int32_t id, int32_t n) { return id < n ? id : -1; }
+
+// GGUF has no per-token lstrip/rstrip flags; the models whose Hugging Face
+// tokenizer.json sets them are recognised by name, as llama.cpp does.
+void apply_model_token_attributes(const gguf::File& f, Tokenizer::Impl& m) {
+  auto set = [&](const char* text, std::vector<uint8_t>& flags, uint8_t v) {
+    for (int32_t i = 0; i < m.n(); ++i)
+      if (m.text[i] == text) flags[i] = v;
+  };
+  m.lstrip.assign(m.text.size(), 0);
+  m.rstrip.assign(m.text.size(), 0);
+  std::string name = with_key("general.name", [&] { return f.get_string("general.name", ""); });
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string& pre = m.pre_name;
+  if (pre == "jina-v2-de" || pre == "jina-v2-es" || pre == "jina-v2-code") {
+    set("<mask>", m.lstrip, 1);
+  } else if (name.find("phi-3") != std::string::npos || name.find("phi3") != std::string::npos) {
+    // Phi-3 chat tokens swallow the whitespace that follows them.
+    for (int32_t i = 0; i < m.n(); ++i) {
+      const TokenType t = m.type.empty() ? TokenType::Normal : m.type[i];
+      if (t == TokenType::Control || t == TokenType::UserDefined || t == TokenType::Unknown) m.rstrip[i] = 1;
+    }
+    set("</s>", m.rstrip, 1);
+    for (const char* t : {"<unk>", "<s>", "<|endoftext|>"}) set(t, m.rstrip, 0);
+  }
+}
 
 }  // namespace
 
@@ -208,6 +234,7 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File& f) {
     if (skipped) m->warn(std::to_string(skipped) + " merges skipped (malformed or naming unknown tokens)");
   }
 
+  apply_model_token_attributes(f, *m);
   m->finalize();
   return std::unique_ptr<Tokenizer>(new Tokenizer(std::move(m)));
 }

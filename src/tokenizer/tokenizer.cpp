@@ -64,7 +64,7 @@ std::string collapse_spaces(std::string_view s) {
 // Tokens that end a turn in common chat formats (matched by exact text).
 const char* const kEogTexts[] = {
     "<|eot_id|>", "<|im_end|>",  "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
-    "<EOT>",      "<|end_of_text|>", "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
+    "<EOT>",      "<|end_of_text|>", "<\uFF5Cend\u2581of\u2581sentence\uFF5C>",  // DeepSeek
 };
 
 }  // namespace
@@ -98,6 +98,8 @@ void Tokenizer::Impl::finalize() {
     if (id < 0 && algo == Algo::SpmScore && b < 0x80) id = find(std::string(1, static_cast<char>(b)));
     byte_token[b] = id;
   }
+
+  if (algo == Algo::SpmScore) build_joinable_pairs();
 
   // End of generation.
   for (const char* t : kEogTexts) {

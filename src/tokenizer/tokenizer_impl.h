@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "tokenizer/pretokenizer.h"
@@ -62,6 +63,10 @@ struct Tokenizer::Impl {
   bool add_space_prefix = false;
   bool remove_extra_ws = false;
   std::array<int32_t, 256> byte_token{};  // <0xXX> ids, -1 when absent
+  // Adjacent character pairs that occur inside some token: text can be cut
+  // between two characters that form no such pair, since no merge can ever
+  // cross that point. Keys: see char_pair_key().
+  std::unordered_set<uint64_t> joinable_pairs;
 
   // WordPiece: keys are "▁word" (word-initial) and "piece" (continuation), as in GGUF.
   TokenMap wp_index;
@@ -98,6 +103,8 @@ struct Tokenizer::Impl {
 
   // Subword models (encode_*.cpp).
   void spm_encode(std::string_view text, std::vector<int32_t>& out) const;
+  void spm_encode_segment(std::string_view text, std::vector<int32_t>& out) const;
+  void build_joinable_pairs();
   void bpe_encode(std::string_view word, std::vector<int32_t>& out) const;
   void wordpiece_encode(std::string_view word, std::vector<int32_t>& out) const;
   void encode_raw(std::string_view text, bool first_segment, bool after_special,

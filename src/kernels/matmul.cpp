@@ -1,0 +1,39 @@
+#include "kernels/matmul.h"
+
+#include <vector>
+
+#include "tensor/quants.h"
+#include "util/thread_pool.h"
+
+namespace larql {
+
+void weight_row(const WeightView& w, int64_t row, float* out) {
+  dequantize_row(w.type, w.data + static_cast<uint64_t>(row) * w.row_bytes, out, w.n_in);
+}
+
+// Reference path: each thread dequantizes its rows once and dots them with
+// every token's activations (float accumulation, 4 lanes like ggml's vec_dot).
+void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool) {
+  const int64_t n_in = w.n_in, n_out = w.n_out;
+  pool.parallel_for(n_out, [&](int64_t r0, int64_t r1, int) {
+    thread_local std::vector<float> row;
+    row.resize(static_cast<size_t>(n_in));
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* src = row.data();
+      if (w.type == GGMLType::F32) src = reinterpret_cast<const float*>(w.data + static_cast<uint64_t>(r) * w.row_bytes);
+      else weight_row(w, r, row.data());
+      for (int64_t t = 0; t < n_tok; ++t) {
+        const float* xv = x + t * n_in;
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int64_t i = 0;
+        for (; i + 8 <= n_in; i += 8)
+          for (int k = 0; k < 8; ++k) acc[k] += src[i + k] * xv[i + k];
+        float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+        for (; i < n_in; ++i) s += src[i] * xv[i];
+        y[t * n_out + r] = s;
+      }
+    }
+  });
+}
+
+}  // namespace larql

@@ -1,0 +1,28 @@
+// Weight-times-activation products over any supported tensor type.
+#pragma once
+#include <cstdint>
+
+#include "format/ggml_types.h"
+
+namespace larql {
+class ThreadPool;
+
+// A 2-D view of weight rows: rows() rows of n_in elements, row-major, each
+// row_bytes long (one expert of a 3-D tensor is also a WeightView).
+struct WeightView {
+  GGMLType type = GGMLType::F32;
+  const uint8_t* data = nullptr;
+  int64_t n_in = 0;    // ne[0]
+  int64_t n_out = 0;   // rows
+  uint64_t row_bytes = 0;
+  bool valid() const { return data != nullptr; }
+};
+
+// Y[t, o] = sum_i W[o, i] * X[t, i] for t < n_tok (X: n_tok x n_in, Y: n_tok x n_out).
+// Rows of W are split across the pool's threads.
+void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool);
+
+// One row of W as floats.
+void weight_row(const WeightView& w, int64_t row, float* out);
+
+}  // namespace larql

@@ -1,0 +1,87 @@
+#include "kernels/ops.h"
+
+#include <cmath>
+
+#include "util/half.h"
+
+namespace larql::ops {
+
+void rms_norm(const float* x, const float* w, float eps, int64_t n, float* y) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
+  const float mean = static_cast<float>(sum / static_cast<double>(n));
+  const float scale = 1.0f / std::sqrt(mean + eps);
+  if (w) for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * scale) * w[i];
+  else for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale;
+}
+
+void layer_norm(const float* x, const float* w, const float* b, float eps, int64_t n, float* y) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]);
+  const float mean = static_cast<float>(sum / static_cast<double>(n));
+  double sum2 = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i] - mean;
+    y[i] = v;
+    sum2 += static_cast<double>(v * v);
+  }
+  const float variance = static_cast<float>(sum2 / static_cast<double>(n));
+  const float scale = 1.0f / std::sqrt(variance + eps);
+  for (int64_t i = 0; i < n; ++i) {
+    float v = y[i] * scale;
+    if (w) v *= w[i];
+    if (b) v += b[i];
+    y[i] = v;
+  }
+}
+
+void softmax(float* x, int64_t n) {
+  float mx = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) mx = x[i] > mx ? x[i] : mx;
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float e = x[i] == -INFINITY ? 0.0f : std::exp(x[i] - mx);
+    x[i] = e;
+    sum += static_cast<double>(e);
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+float gelu_ggml(float x) {
+  if (x <= -10.0f) return 0.0f;
+  if (x >= 10.0f) return x;
+  const float v = fp16_to_fp32(fp32_to_fp16(x));
+  constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+  constexpr float kCoef = 0.044715f;
+  const float g = 0.5f * v * (1.0f + std::tanh(kSqrt2OverPi * v * (1.0f + kCoef * v * v)));
+  return fp16_to_fp32(fp32_to_fp16(g));
+}
+
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t pos, float freq_base,
+          float freq_scale, RopeMode mode) {
+  // Angles as ggml derives them: theta_{i+1} = theta_i * base^(-2/n_rot), in float.
+  const float theta_scale = std::pow(freq_base, -2.0f / static_cast<float>(n_rot));
+  float cos_c[512], sin_c[512];
+  float theta = static_cast<float>(pos);
+  for (int64_t i = 0; i < n_rot / 2 && i < 512; ++i) {
+    const float t = theta * freq_scale;
+    cos_c[i] = std::cos(t);
+    sin_c[i] = std::sin(t);
+    theta *= theta_scale;
+  }
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* v = x + h * head_dim;
+    for (int64_t i = 0; i < n_rot / 2; ++i) {
+      const int64_t a = mode == RopeMode::Norm ? 2 * i : i;
+      const int64_t b = mode == RopeMode::Norm ? 2 * i + 1 : i + n_rot / 2;
+      const float x0 = v[a], x1 = v[b];
+      v[a] = x0 * cos_c[i] - x1 * sin_c[i];
+      v[b] = x0 * sin_c[i] + x1 * cos_c[i];
+    }
+  }
+}
+
+}  // namespace larql::ops

@@ -1,0 +1,25 @@
+// Element-wise and row operations of the forward pass, written to reproduce
+// ggml's CPU arithmetic (double accumulation in norms, iterative float rope
+// angles, fp16 GELU table semantics); see docs/numerics.md.
+#pragma once
+#include <cstdint>
+
+namespace larql::ops {
+
+// y = x / sqrt(mean(x^2) + eps) * w   (w may be null)
+void rms_norm(const float* x, const float* w, float eps, int64_t n, float* y);
+// y = (x - mean) / sqrt(var + eps) * w + b   (w, b may be null)
+void layer_norm(const float* x, const float* w, const float* b, float eps, int64_t n, float* y);
+// In-place numerically stable softmax over n values.
+void softmax(float* x, int64_t n);
+float silu(float x);
+// ggml's GELU (tanh approximation) evaluated through its fp16 lookup table:
+// input rounded to fp16, result rounded to fp16, identity above 10, 0 below -10.
+float gelu_ggml(float x);
+
+enum class RopeMode { Norm, Neox };  // Norm: adjacent pairs (2i, 2i+1); Neox: (i, i + d/2)
+// Rotates the first n_rot dims of each of n_heads vectors of length head_dim at position pos.
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t pos, float freq_base,
+          float freq_scale, RopeMode mode);
+
+}  // namespace larql::ops
