@@ -26,7 +26,10 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
   return Tokenizer::from_hf_json(tj);
 }
 
-std::vector<int32_t> parse_ids(const std::string& s, int32_t n_vocab) {
+}  // namespace
+
+// Ids separated by commas, spaces or brackets; each checked against the vocabulary.
+std::vector<int32_t> parse_token_list(const std::string& s, int64_t n_vocab) {
   std::vector<int32_t> ids;
   std::string cur;
   auto flush = [&] {
@@ -51,8 +54,6 @@ std::vector<int32_t> parse_ids(const std::string& s, int32_t n_vocab) {
   flush();
   return ids;
 }
-
-}  // namespace
 
 Runner add_tokenize(CLI::App& app) {
   auto* sub = app.add_subcommand("tokenize", "Tokenize TEXT with the model's tokenizer");
@@ -92,7 +93,7 @@ Runner add_detokenize(CLI::App& app) {
   sub->add_flag("--skip-special", o->skip_special, "Leave out control tokens such as BOS/EOS");
   return [=]() {
     auto tok = load_tokenizer(o->model);
-    auto ids = parse_ids(o->ids, tok->n_vocab());
+    auto ids = parse_token_list(o->ids, tok->n_vocab());
     std::string text = tok->decode(ids, o->skip_special);
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::printf("\n");

@@ -12,5 +12,6 @@ Runner add_info(CLI::App& app);
 Runner add_tokenize(CLI::App& app);
 Runner add_detokenize(CLI::App& app);
 Runner add_synth(CLI::App& app);
+Runner add_logits(CLI::App& app);
 
 }  // namespace larql::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   reg("tokenize", larql::cli::add_tokenize(app));
   reg("detokenize", larql::cli::add_detokenize(app));
   reg("synth", larql::cli::add_synth(app));
+  reg("logits", larql::cli::add_logits(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

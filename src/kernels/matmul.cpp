@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "kernels/qdot.h"
 #include "tensor/quants.h"
 #include "util/thread_pool.h"
 
@@ -15,6 +16,21 @@ void weight_row(const WeightView& w, int64_t row, float* out) {
 // every token's activations (float accumulation, 4 lanes like ggml's vec_dot).
 void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool) {
   const int64_t n_in = w.n_in, n_out = w.n_out;
+  if (qdot::supported(w.type)) {
+    // Activations are quantized once per call, then every row is an integer dot product.
+    const size_t ab = qdot::act_bytes(w.type, n_in);
+    thread_local std::vector<uint8_t> act;
+    act.resize(ab * static_cast<size_t>(n_tok));
+    for (int64_t t = 0; t < n_tok; ++t) qdot::quantize_act(w.type, x + t * n_in, n_in, act.data() + ab * t);
+    const uint8_t* a = act.data();
+    pool.parallel_for(n_out, [&](int64_t r0, int64_t r1, int) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const uint8_t* row = w.data + static_cast<uint64_t>(r) * w.row_bytes;
+        for (int64_t t = 0; t < n_tok; ++t) y[t * n_out + r] = qdot::dot(w.type, row, a + ab * t, n_in);
+      }
+    });
+    return;
+  }
   pool.parallel_for(n_out, [&](int64_t r0, int64_t r1, int) {
     thread_local std::vector<float> row;
     row.resize(static_cast<size_t>(n_in));

@@ -40,7 +40,7 @@ void softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) mx = x[i] > mx ? x[i] : mx;
   double sum = 0.0;
   for (int64_t i = 0; i < n; ++i) {
-    const float e = x[i] == -INFINITY ? 0.0f : std::exp(x[i] - mx);
+    const float e = x[i] == -INFINITY ? 0.0f : expf_fast(x[i] - mx);
     x[i] = e;
     sum += static_cast<double>(e);
   }
@@ -48,7 +48,20 @@ void softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
-float silu(float x) { return x / (1.0f + std::exp(-x)); }
+float expf_fast(float x) {
+  // n = round(x / ln2) via the 1.5*2^23 trick; b = x - n*ln2 in two parts (hi, lo).
+  const float shifter = 0x1.8p23f;
+  const float z = std::fma(x, 0x1.715476p+0f, shifter);
+  const float n = z - shifter;
+  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+  if (std::fabs(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;
+  const float u = b * b;
+  const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                           u, std::fma(0x1.ffffecp-1f, b, 1.0f));
+  return std::ldexp(j, static_cast<int>(n));
+}
+
+float silu(float x) { return x / (1.0f + expf_fast(-x)); }
 
 float gelu_ggml(float x) {
   if (x <= -10.0f) return 0.0f;
@@ -58,6 +71,11 @@ float gelu_ggml(float x) {
   constexpr float kCoef = 0.044715f;
   const float g = 0.5f * v * (1.0f + std::tanh(kSqrt2OverPi * v * (1.0f + kCoef * v * v)));
   return fp16_to_fp32(fp32_to_fp16(g));
+}
+
+float gelu_tanh(float x) {
+  constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+  return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
 }
 
 void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t pos, float freq_base,

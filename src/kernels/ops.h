@@ -12,10 +12,17 @@ void rms_norm(const float* x, const float* w, float eps, int64_t n, float* y);
 void layer_norm(const float* x, const float* w, const float* b, float eps, int64_t n, float* y);
 // In-place numerically stable softmax over n values.
 void softmax(float* x, int64_t n);
+// exp(x) by the vectorised polynomial ggml's CPU backend uses for SiLU and
+// softmax (range reduction by ln2 and a degree-5 polynomial, ~1.5 ulp):
+// quantized activations round on these exact values, so parity needs them.
+float expf_fast(float x);
+// x / (1 + exp(-x)) with expf_fast.
 float silu(float x);
 // ggml's GELU (tanh approximation) evaluated through its fp16 lookup table:
 // input rounded to fp16, result rounded to fp16, identity above 10, 0 below -10.
 float gelu_ggml(float x);
+// GELU, tanh approximation, in float (the models' own definition).
+float gelu_tanh(float x);
 
 enum class RopeMode { Norm, Neox };  // Norm: adjacent pairs (2i, 2i+1); Neox: (i, i + d/2)
 // Rotates the first n_rot dims of each of n_heads vectors of length head_dim at position pos.

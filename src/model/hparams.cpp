@@ -135,17 +135,18 @@ void hparams_to_gguf(const HParams& hp, gguf::Writer& w) {
   }
 }
 
-HParams hparams_from_hf_config(const nlohmann::json& c) {
-  auto geti = [&](const char* k, int64_t def) -> int64_t {
-    return c.contains(k) && c[k].is_number() ? c[k].get<int64_t>() : def;
-  };
-  auto getf = [&](const char* k, double def) -> double {
-    return c.contains(k) && c[k].is_number() ? c[k].get<double>() : def;
-  };
-  std::string mt = c.value("model_type", "");
+HParams hparams_from_hf_config(const nlohmann::json& cfg) {
+  using nlohmann::json;
+  if (!cfg.is_object()) throw Error("config.json: expected a JSON object");
+  // Multimodal wrappers (Gemma3ForConditionalGeneration) keep the text model's settings in text_config.
+  json c = cfg;
+  if (cfg.contains("text_config") && cfg["text_config"].is_object())
+    for (const auto& [k, v] : cfg["text_config"].items()) c[k] = v;
+  if (!c.contains("model_type") || !c["model_type"].is_string())
+    throw Error("config.json: 'model_type' is missing or not a string");
+  const std::string mt = c["model_type"].get<std::string>();
   HParams hp;
-  if (mt == "llama" || mt == "mistral") hp.arch = "llama";
-  else if (mt == "mixtral") hp.arch = "llama";
+  if (mt == "llama" || mt == "mistral" || mt == "mixtral") hp.arch = "llama";
   else if (mt == "qwen2") hp.arch = "qwen2";
   else if (mt == "qwen3") hp.arch = "qwen3";
   else if (mt == "qwen2_moe") hp.arch = "qwen2moe";
@@ -156,60 +157,135 @@ HParams hparams_from_hf_config(const nlohmann::json& c) {
   else if (mt == "gpt2") hp.arch = "gpt2";
   else if (mt == "deepseek_v2" || mt == "deepseek_v3") hp.arch = "deepseek2";
   else throw Error("config.json: unsupported model_type '" + mt + "'");
-  const nlohmann::json& tc = c.contains("text_config") ? c["text_config"] : c;
-  (void)tc;
+  if (hp.arch == "gemma3") {
+    // Gemma 3 4B/12B/27B configs leave these at transformers' Gemma3TextConfig defaults.
+    const std::pair<const char*, json> defaults[] = {
+        {"num_attention_heads", 8},    {"num_key_value_heads", 4},        {"head_dim", 256},
+        {"rms_norm_eps", 1e-6},        {"rope_theta", 1000000.0},         {"rope_local_base_freq", 10000.0},
+        {"sliding_window", 4096},      {"max_position_embeddings", 131072}, {"vocab_size", 262208},
+    };
+    for (const auto& [k, v] : defaults)
+      if (!c.contains(k) || c[k].is_null()) c[k] = v;
+  }
+
+  // null counts as absent; any other non-number is an error naming the field.
+  auto num = [&](const char* k) -> const json* {
+    auto it = c.find(k);
+    if (it == c.end() || it->is_null()) return nullptr;
+    if (!it->is_number()) throw Error(std::string("config.json: '") + k + "' is not a number");
+    return &*it;
+  };
+  auto geti = [&](const char* k, int64_t def) -> int64_t {
+    const json* v = num(k);
+    if (!v) return def;
+    const double d = v->get<double>();
+    if (!v->is_number_integer() && (d != static_cast<double>(static_cast<int64_t>(d)) || d > 9e15 || d < -9e15))
+      throw Error(std::string("config.json: '") + k + "' is not an integer");
+    return v->is_number_integer() ? v->get<int64_t>() : static_cast<int64_t>(d);
+  };
+  auto getf = [&](const char* k, double def) -> double {
+    const json* v = num(k);
+    return v ? v->get<double>() : def;
+  };
+  auto req = [&](const char* k) -> int64_t {
+    const int64_t v = geti(k, 0);
+    if (v <= 0) throw Error(std::string("config.json: '") + k + "' is missing or not a positive integer");
+    return v;
+  };
+
   if (hp.arch == "gpt2") {
-    hp.n_embd = geti("n_embd", 0);
-    hp.n_layer = geti("n_layer", 0);
-    hp.n_head = geti("n_head", 0);
+    hp.n_embd = req("n_embd");
+    hp.n_layer = req("n_layer");
+    hp.n_head = req("n_head");
     hp.n_head_kv = hp.n_head;
-    hp.n_ctx = geti("n_positions", 1024);
-    hp.n_ff = geti("n_inner", 4 * hp.n_embd);
+    hp.n_ctx = geti("n_positions", geti("n_ctx", 1024));
+    hp.n_ff = geti("n_inner", 4 * hp.n_embd);  // null in the original GPT-2 configs
     hp.norm_eps = getf("layer_norm_epsilon", 1e-5);
     hp.use_layernorm = true;
   } else {
-    hp.n_embd = geti("hidden_size", 0);
-    hp.n_layer = geti("num_hidden_layers", 0);
-    hp.n_head = geti("num_attention_heads", 0);
+    hp.n_embd = req("hidden_size");
+    hp.n_layer = req("num_hidden_layers");
+    hp.n_head = req("num_attention_heads");
     hp.n_head_kv = geti("num_key_value_heads", hp.n_head);
     hp.n_ctx = geti("max_position_embeddings", 4096);
     hp.n_ff = geti("intermediate_size", 0);
     hp.norm_eps = getf("rms_norm_eps", 1e-6);
     hp.rope_base = getf("rope_theta", 10000.0);
   }
-  if (hp.n_embd <= 0 || hp.n_layer <= 0 || hp.n_head <= 0)
-    throw Error("config.json: hidden size, layer count and head count must be positive");
+  if (hp.n_head_kv <= 0 || hp.n_head % hp.n_head_kv != 0)
+    throw Error("config.json: num_attention_heads " + std::to_string(hp.n_head) +
+                " is not a multiple of num_key_value_heads " + std::to_string(hp.n_head_kv));
   hp.n_vocab = geti("vocab_size", 0);
+  if (!num("head_dim") && hp.n_embd % hp.n_head != 0)
+    throw Error("config.json: hidden size " + std::to_string(hp.n_embd) + " is not a multiple of the head count " +
+                std::to_string(hp.n_head) + " and 'head_dim' is not given");
   hp.head_dim_k = geti("head_dim", hp.n_embd / hp.n_head);
   hp.head_dim_v = hp.head_dim_k;
   hp.rope_dim = hp.head_dim_k;
-  hp.sliding_window = c.contains("sliding_window") && c["sliding_window"].is_number() ? geti("sliding_window", 0) : 0;
-  hp.attn_softcap = c.contains("attn_logit_softcapping") && c["attn_logit_softcapping"].is_number() ? getf("attn_logit_softcapping", 0) : 0;
-  hp.final_softcap = c.contains("final_logit_softcapping") && c["final_logit_softcapping"].is_number() ? getf("final_logit_softcapping", 0) : 0;
-  hp.tied_output = c.value("tie_word_embeddings", hp.arch == "gemma2" || hp.arch == "gemma3");
+  // llama.cpp's converter writes a sliding window only for these families (Mistral's and
+  // Qwen2's config values are ignored by their GGUF architectures).
+  if (hp.arch == "gemma2" || hp.arch == "gemma3" || hp.arch == "phi3") hp.sliding_window = geti("sliding_window", 0);
+  hp.attn_softcap = getf("attn_logit_softcapping", 0);
+  hp.final_softcap = getf("final_logit_softcapping", 0);
+  if (hp.arch == "gemma3") hp.rope_base_local = getf("rope_local_base_freq", 10000.0);
+  hp.tied_output = c.contains("tie_word_embeddings") && c["tie_word_embeddings"].is_boolean()
+                       ? c["tie_word_embeddings"].get<bool>()
+                       : (hp.arch == "gemma2" || hp.arch == "gemma3" || hp.arch == "gpt2");
+  // RoPE scaling, as the converter records it: linear and YaRN become metadata; Llama 3's
+  // frequency table and Phi-3's LongRoPE factors travel as tensors (rope_freqs, rope_factors_*).
+  if (hp.arch == "phi3") hp.rope_orig_ctx = geti("original_max_position_embeddings", 0);
   if (c.contains("rope_scaling") && c["rope_scaling"].is_object()) {
-    const auto& rs = c["rope_scaling"];
-    std::string t = rs.value("rope_type", rs.value("type", ""));
-    hp.rope_scaling = t;
-    hp.rope_scale = rs.value("factor", 1.0);
+    const json& rs = c["rope_scaling"];
+    auto rs_num = [&](const char* k, double def) {
+      return rs.contains(k) && rs[k].is_number() ? rs[k].get<double>() : def;
+    };
+    std::string t = rs.contains("rope_type") && rs["rope_type"].is_string() ? rs["rope_type"].get<std::string>()
+                    : rs.contains("type") && rs["type"].is_string()    ? rs["type"].get<std::string>()
+                                                                        : "";
+    if (t == "linear" || t == "yarn") {
+      hp.rope_scaling = t;
+      hp.rope_scale = rs_num("factor", 1.0);
+      if (hp.rope_scale <= 0) throw Error("config.json: rope_scaling.factor must be positive");
+    }
+    if (t == "yarn") {
+      hp.rope_orig_ctx = static_cast<int64_t>(rs_num("original_max_position_embeddings", 0));
+      if (hp.arch == "deepseek2") hp.rope_yarn_log_mul = 0.1 * rs_num("mscale_all_dim", 0);
+    }
   }
   hp.n_expert = geti("num_local_experts", geti("num_experts", geti("n_routed_experts", 0)));
   hp.n_expert_used = geti("num_experts_per_tok", 0);
   hp.n_ff_exp = geti("moe_intermediate_size", hp.n_expert ? hp.n_ff : 0);
   hp.n_ff_shexp = geti("shared_expert_intermediate_size", 0);
-  hp.n_expert_shared = geti("n_shared_experts", hp.n_ff_shexp ? 1 : 0);
+  // Only DeepSeek's GGUF records a shared-expert count (qwen2moe: n_ff_shexp alone).
+  if (hp.arch == "deepseek2") hp.n_expert_shared = geti("n_shared_experts", 0);
   if (hp.arch == "deepseek2") {
-    hp.q_lora_rank = c.contains("q_lora_rank") && c["q_lora_rank"].is_number() ? geti("q_lora_rank", 0) : 0;
-    hp.kv_lora_rank = geti("kv_lora_rank", 512);
-    int64_t nope = geti("qk_nope_head_dim", 128), rope = geti("qk_rope_head_dim", 64);
+    auto need = [&](const char* k) {
+      if (!num(k)) throw Error(std::string("config.json: DeepSeek field '") + k + "' is missing");
+      return geti(k, 0);
+    };
+    hp.q_lora_rank = geti("q_lora_rank", 0);  // null: queries are not compressed
+    hp.kv_lora_rank = need("kv_lora_rank");
+    const int64_t nope = need("qk_nope_head_dim"), rope = need("qk_rope_head_dim");
     hp.head_dim_k = nope + rope;
-    hp.head_dim_v = geti("v_head_dim", 128);
+    hp.head_dim_v = need("v_head_dim");
     hp.rope_dim = rope;
+    if (hp.kv_lora_rank <= 0 || nope < 0 || rope <= 0 || hp.head_dim_v <= 0)
+      throw Error("config.json: DeepSeek kv_lora_rank, qk_rope_head_dim and v_head_dim must be positive");
     hp.n_layer_dense_lead = geti("first_k_dense_replace", 1);
     hp.expert_weights_scale = getf("routed_scaling_factor", 1.0);
-    hp.expert_weights_norm = c.value("norm_topk_prob", false);
-    hp.expert_gating_func = c.value("scoring_func", std::string("softmax")) == "sigmoid" ? 2 : 1;
+    hp.expert_weights_norm = c.contains("norm_topk_prob") && c["norm_topk_prob"].is_boolean() && c["norm_topk_prob"].get<bool>();
+    const std::string sf = c.contains("scoring_func") && c["scoring_func"].is_string() ? c["scoring_func"].get<std::string>() : "softmax";
+    if (sf != "softmax" && sf != "sigmoid") throw Error("config.json: unsupported scoring_func '" + sf + "'");
+    hp.expert_gating_func = sf == "sigmoid" ? 2 : 1;
   }
+  if (hp.n_expert > 0 && (hp.n_expert_used <= 0 || hp.n_expert_used > hp.n_expert))
+    throw Error("config.json: 'num_experts_per_tok' must be between 1 and the expert count " + std::to_string(hp.n_expert));
+  const bool has_dense_layers = hp.n_expert == 0 || hp.n_layer_dense_lead > 0;
+  if (has_dense_layers && hp.n_ff <= 0)
+    throw Error(std::string("config.json: '") + (hp.arch == "gpt2" ? "n_inner" : "intermediate_size") +
+                "' is missing or not a positive integer");
+  if (hp.n_expert > 0 && hp.n_ff_exp <= 0)
+    throw Error("config.json: the expert FFN width ('moe_intermediate_size', Mixtral: 'intermediate_size') is missing");
   return hp;
 }
 

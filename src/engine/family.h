@@ -1,0 +1,40 @@
+// What distinguishes one model family's forward pass from another's: a small
+// table of switches read by the single forward spine (forward.cpp).
+#pragma once
+#include <string>
+
+#include "kernels/ops.h"
+#include "model/hparams.h"
+
+namespace larql {
+
+enum class NormKind { RMS, Layer };
+enum class FFNKind { SwiGLU, GeGLU, GELU };  // gate/up gated, or gpt2's single up + GELU
+
+struct Family {
+  std::string arch;
+  NormKind norm = NormKind::RMS;
+  bool rope = true;                 // false: learned absolute positions (gpt2)
+  ops::RopeMode rope_mode = ops::RopeMode::Norm;
+  FFNKind ffn = FFNKind::SwiGLU;
+  bool fused_qkv = false;           // one attn_qkv matrix (phi3, gpt2)
+  bool fused_gate_up = false;       // ffn_up holds [gate | up] (phi3)
+  bool qkv_bias = false;            // qwen2
+  bool qk_norm = false;             // qwen3, gemma3: per-head RMSNorm of q and k before rope
+  bool sandwich_norm = false;       // gemma2/3: post_attention_norm, post_ffw_norm
+  bool scale_embeddings = false;    // gemma: x *= sqrt(n_embd)
+  bool learned_positions = false;   // gpt2
+  bool biases = false;              // gpt2: every linear and norm has a bias
+  bool scale_q_before_kq = false;   // gemma2: q *= attn_scale before the product (kq_scale 1)
+  float attn_scale = 0;             // multiplier for q·k
+  int swa_pattern = 0;              // 0: none; 2: even layers sliding (gemma2); 6: 5 local : 1 global (gemma3); 1: all layers (phi3)
+  float rope_base_swa = 0;
+  bool gelu_fp16_table = false;     // gpt2: GELU through llama.cpp's fp16 table; gemma: exact tanh form (HF, ik_llama.cpp)          // rope base of sliding layers (gemma3: 10000), 0 = same as global
+
+  bool layer_is_swa(int64_t il, int64_t window) const;
+};
+
+// Family switches for a model; throws larql::Error for architectures the dense engine cannot run.
+Family family_for(const HParams& hp);
+
+}  // namespace larql

@@ -1,0 +1,34 @@
+// A loaded model: its source (GGUF or safetensors), hyperparameters, family
+// switches, bound weights and tokenizer. Immutable once loaded; any number of
+// Sessions can run on it.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "engine/family.h"
+#include "engine/weights.h"
+#include "model/model_source.h"
+#include "tokenizer/tokenizer.h"
+
+namespace larql {
+
+class Model {
+ public:
+  static std::unique_ptr<Model> load(const std::string& path);
+  static std::unique_ptr<Model> from_source(std::unique_ptr<ModelSource> src);
+
+  const HParams& hparams() const { return hp_; }
+  const Family& family() const { return fam_; }
+  const ModelWeights& weights() const { return w_; }
+  const Tokenizer& tokenizer() const { return *tok_; }
+  const ModelSource& source() const { return *src_; }
+
+ private:
+  std::unique_ptr<ModelSource> src_;
+  HParams hp_;
+  Family fam_;
+  ModelWeights w_;
+  std::unique_ptr<Tokenizer> tok_;
+};
+
+}  // namespace larql

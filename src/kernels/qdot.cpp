@@ -1,0 +1,351 @@
+#include "kernels/qdot.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "tensor/quants_impl.h"  // block layouts (kernels sit directly above tensor)
+#include "util/error.h"
+#include "util/half.h"
+
+namespace larql::qdot {
+
+using namespace larql::quant;
+
+namespace {
+
+struct BlockQ8_1 { uint8_t d[2]; uint8_t s[2]; int8_t qs[32]; };  // s = d * sum(qs)
+
+float q8k_d(const BlockQ8_K& b) { float d; std::memcpy(&d, b.d, 4); return d; }
+int16_t q8k_bsum(const BlockQ8_K& b, int j) { int16_t s; std::memcpy(&s, b.bsums + 2 * j, 2); return s; }
+
+// ggml's AVX path for Q8_0/Q8_1: d = amax/127 stored as fp16, codes = round-half-even(x * 127/amax).
+void quant_q8_0_act(const float* x, uint8_t* out, int64_t nb, bool with_sum) {
+  for (int64_t i = 0; i < nb; ++i, x += 32) {
+    float amax = 0;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
+    const float d = amax / 127.f, id = amax != 0.f ? 127.f / amax : 0.f;
+    int8_t* qs;
+    if (with_sum) {
+      auto* b = reinterpret_cast<BlockQ8_1*>(out) + i;
+      store_half(b->d, d);
+      qs = b->qs;
+    } else {
+      auto* b = reinterpret_cast<BlockQ8_0*>(out) + i;
+      store_half(b->d, d);
+      qs = b->qs;
+    }
+    int sum = 0;
+    for (int j = 0; j < 32; ++j) {
+      qs[j] = static_cast<int8_t>(std::nearbyint(x[j] * id));
+      sum += qs[j];
+    }
+    if (with_sum) store_half(reinterpret_cast<BlockQ8_1*>(out)[i].s, d * static_cast<float>(sum));
+  }
+}
+
+// ggml's quantize_row_q8_K_ref: signed max -> iscale = -127/max, round-half-even, cap 127, bsums per 16.
+void quant_q8_k_act(const float* x, uint8_t* out, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, x += 256) {
+    auto& b = reinterpret_cast<BlockQ8_K*>(out)[i];
+    float mx = 0, amax = 0;
+    for (int j = 0; j < 256; ++j)
+      if (std::fabs(x[j]) > amax) { amax = std::fabs(x[j]); mx = x[j]; }
+    if (amax == 0.f) {
+      std::memset(&b, 0, sizeof b);
+      continue;
+    }
+    const float iscale = -127.f / mx;
+    for (int j = 0; j < 256; ++j) {
+      int v = static_cast<int>(std::nearbyint(iscale * x[j]));
+      b.qs[j] = static_cast<int8_t>(v > 127 ? 127 : v);
+    }
+    for (int j = 0; j < 16; ++j) {
+      int s = 0;
+      for (int k = 0; k < 16; ++k) s += b.qs[j * 16 + k];
+      int16_t s16 = static_cast<int16_t>(s);
+      std::memcpy(b.bsums + 2 * j, &s16, 2);
+    }
+    const float d = 1.f / iscale;
+    std::memcpy(b.d, &d, 4);
+  }
+}
+
+uint32_t qh32(const uint8_t* p) { uint32_t v; std::memcpy(&v, p, 4); return v; }
+
+// ggml's x86 kernels keep 8 float lanes, lane l summing bytes 4l..4l+3 of every
+// block times the block's scale, and add the lanes pairwise at the end; the same
+// order here keeps results bit-identical to llama.cpp's.
+float hsum8(const float* a) { return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7])); }
+
+float dot_q8_0(const uint8_t* w, const uint8_t* a, int64_t nb) {
+  const auto* x = reinterpret_cast<const BlockQ8_0*>(w);
+  const auto* y = reinterpret_cast<const BlockQ8_0*>(a);
+  float acc[8] = {};
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = load_half(x[i].d) * load_half(y[i].d);
+    for (int l = 0; l < 8; ++l) {
+      int s = 0;
+      for (int k = 0; k < 4; ++k) s += x[i].qs[4 * l + k] * y[i].qs[4 * l + k];
+      acc[l] = std::fma(d, static_cast<float>(s), acc[l]);
+    }
+  }
+  return hsum8(acc);
+}
+
+float dot_q4_0(const uint8_t* w, const uint8_t* a, int64_t nb) {
+  const auto* x = reinterpret_cast<const BlockQ4_0*>(w);
+  const auto* y = reinterpret_cast<const BlockQ8_0*>(a);
+  float s = 0;
+  for (int64_t i = 0; i < nb; ++i) {
+    int acc = 0;
+    for (int j = 0; j < 16; ++j)
+      acc += ((x[i].qs[j] & 0x0F) - 8) * y[i].qs[j] + ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + 16];
+    s += load_half(x[i].d) * load_half(y[i].d) * static_cast<float>(acc);
+  }
+  return s;
+}
+
+float dot_q5_0(const uint8_t* w, const uint8_t* a, int64_t nb) {
+  const auto* x = reinterpret_cast<const BlockQ5_0*>(w);
+  const auto* y = reinterpret_cast<const BlockQ8_0*>(a);
+  float s = 0;
+  for (int64_t i = 0; i < nb; ++i) {
+    const uint32_t qh = qh32(x[i].qh);
+    int acc = 0;
+    for (int j = 0; j < 16; ++j) {
+      const int q0 = ((x[i].qs[j] & 0x0F) | (((qh >> j) & 1) << 4)) - 16;
+      const int q1 = ((x[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
+      acc += q0 * y[i].qs[j] + q1 * y[i].qs[j + 16];
+    }
+    s += load_half(x[i].d) * load_half(y[i].d) * static_cast<float>(acc);
+  }
+  return s;
+}
+
+float dot_q4_1(const uint8_t* w, const uint8_t* a, int64_t nb) {
+  const auto* x = reinterpret_cast<const BlockQ4_1*>(w);
+  const auto* y = reinterpret_cast<const BlockQ8_1*>(a);
+  float s = 0;
+  for (int64_t i = 0; i < nb; ++i) {
+    int acc = 0;
+    for (int j = 0; j < 16; ++j) acc += (x[i].qs[j] & 0x0F) * y[i].qs[j] + (x[i].qs[j] >> 4) * y[i].qs[j + 16];
+    s += load_half(x[i].d) * load_half(y[i].d) * static_cast<float>(acc) + load_half(x[i].m) * load_half(y[i].s);
+  }
+  return s;
+}
+
+float dot_q5_1(const uint8_t* w, const uint8_t* a, int64_t nb) {
+  const auto* x = reinterpret_cast<const BlockQ5_1*>(w);
+  const auto* y = reinterpret_cast<const BlockQ8_1*>(a);
+  float s = 0;
+  for (int64_t i = 0; i < nb; ++i) {
+    const uint32_t qh = qh32(x[i].qh);
+    int acc = 0;
+    for (int j = 0; j < 16; ++j) {
+      const int q0 = (x[i].qs[j] & 0x0F) | (((qh >> j) & 1) << 4);
+      const int q1 = (x[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
+      acc += q0 * y[i].qs[j] + q1 * y[i].qs[j + 16];
+    }
+    s += load_half(x[i].d) * load_half(y[i].d) * static_cast<float>(acc) + load_half(x[i].m) * load_half(y[i].s);
+  }
+  return s;
+}
+
+// K-quants: codes q[256], per-16 integer scales sc[16] (and mins mn[16]); the
+// block contributes d*sum_g sc_g*sum(q*a) - dmin*sum_g mn_g*bsum_g.
+float kdot(const int8_t* q, const int* sc, const int* mn, float d, float dmin, const BlockQ8_K& y) {
+  int sumi = 0, summ = 0;
+  for (int g = 0; g < 16; ++g) {
+    int acc = 0;
+    for (int k = 0; k < 16; ++k) acc += q[g * 16 + k] * y.qs[g * 16 + k];
+    sumi += sc[g] * acc;
+    if (mn) summ += mn[g] * q8k_bsum(y, g);
+  }
+  const float yd = q8k_d(y);
+  return d * yd * static_cast<float>(sumi) - dmin * yd * static_cast<float>(summ);
+}
+
+float dot_q4_k(const uint8_t* w, const uint8_t* a, int64_t nb, bool five) {
+  const auto* y = reinterpret_cast<const BlockQ8_K*>(a);
+  float s = 0;
+  int8_t q[256];
+  int sc[16], mn[16];
+  for (int64_t i = 0; i < nb; ++i) {
+    const uint8_t *scales, *qs, *qh = nullptr;
+    float d, dmin;
+    if (five) {
+      const auto& x = reinterpret_cast<const BlockQ5_K*>(w)[i];
+      scales = x.scales; qs = x.qs; qh = x.qh; d = load_half(x.d); dmin = load_half(x.dmin);
+    } else {
+      const auto& x = reinterpret_cast<const BlockQ4_K*>(w)[i];
+      scales = x.scales; qs = x.qs; d = load_half(x.d); dmin = load_half(x.dmin);
+    }
+    // 64-element chunks: low nibbles are sub-block 2c, high nibbles 2c+1; Q5_K's fifth bits from qh.
+    for (int c = 0; c < 4; ++c)
+      for (int l = 0; l < 32; ++l) {
+        int lo = qs[c * 32 + l] & 0x0F, hi = qs[c * 32 + l] >> 4;
+        if (qh) {
+          lo |= ((qh[l] >> (2 * c)) & 1) << 4;
+          hi |= ((qh[l] >> (2 * c + 1)) & 1) << 4;
+        }
+        q[c * 64 + l] = static_cast<int8_t>(lo);
+        q[c * 64 + 32 + l] = static_cast<int8_t>(hi);
+      }
+    for (int j = 0; j < 8; ++j) {
+      int scv, mv;
+      unpack_scale_min_k4(scales, j, &scv, &mv);
+      sc[2 * j] = sc[2 * j + 1] = scv;
+      mn[2 * j] = mn[2 * j + 1] = mv;
+    }
+    s += kdot(q, sc, mn, d, dmin, y[i]);
+  }
+  return s;
+}
+
+float dot_q6_k(const uint8_t* w, const uint8_t* a, int64_t nb) {
+  const auto* y = reinterpret_cast<const BlockQ8_K*>(a);
+  float s = 0;
+  int8_t q[256];
+  int sc[16];
+  for (int64_t i = 0; i < nb; ++i) {
+    const auto& x = reinterpret_cast<const BlockQ6_K*>(w)[i];
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* ql = x.ql + 64 * half;
+      const uint8_t* qh = x.qh + 32 * half;
+      int8_t* o = q + 128 * half;
+      for (int l = 0; l < 32; ++l) {
+        o[l] = static_cast<int8_t>(((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4)) - 32);
+        o[l + 32] = static_cast<int8_t>(((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32);
+        o[l + 64] = static_cast<int8_t>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+        o[l + 96] = static_cast<int8_t>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+      }
+    }
+    for (int g = 0; g < 16; ++g) sc[g] = x.scales[g];
+    s += kdot(q, sc, nullptr, load_half(x.d), 0.f, y[i]);
+  }
+  return s;
+}
+
+float dot_q2_k(const uint8_t* w, const uint8_t* a, int64_t nb) {
+  const auto* y = reinterpret_cast<const BlockQ8_K*>(a);
+  float s = 0;
+  int8_t q[256];
+  int sc[16], mn[16];
+  for (int64_t i = 0; i < nb; ++i) {
+    const auto& x = reinterpret_cast<const BlockQ2_K*>(w)[i];
+    for (int half = 0; half < 2; ++half)
+      for (int shift = 0; shift < 4; ++shift)
+        for (int l = 0; l < 32; ++l)
+          q[half * 128 + shift * 32 + l] = static_cast<int8_t>((x.qs[half * 32 + l] >> (2 * shift)) & 3);
+    for (int g = 0; g < 16; ++g) {
+      sc[g] = x.scales[g] & 0x0F;
+      mn[g] = x.scales[g] >> 4;
+    }
+    s += kdot(q, sc, mn, load_half(x.d), load_half(x.dmin), y[i]);
+  }
+  return s;
+}
+
+float dot_q3_k(const uint8_t* w, const uint8_t* a, int64_t nb) {
+  const auto* y = reinterpret_cast<const BlockQ8_K*>(a);
+  float s = 0;
+  int8_t q[256];
+  int sc[16];
+  for (int64_t i = 0; i < nb; ++i) {
+    const auto& x = reinterpret_cast<const BlockQ3_K*>(w)[i];
+    int m = 0;
+    for (int half = 0; half < 2; ++half)
+      for (int shift = 0; shift < 4; ++shift, ++m)
+        for (int l = 0; l < 32; ++l) {
+          const int lo = (x.qs[half * 32 + l] >> (2 * shift)) & 3;
+          const int high = (x.hmask[l] >> m) & 1;
+          q[half * 128 + shift * 32 + l] = static_cast<int8_t>(lo - (high ? 0 : 4));
+        }
+    // 16 six-bit scales packed in 12 bytes, stored with an offset of 32.
+    const uint8_t* p = x.scales;
+    for (int j = 0; j < 16; ++j) {
+      int low = j < 8 ? (p[j] & 0x0F) : (p[j - 8] >> 4);
+      int high = (p[8 + (j % 4)] >> (2 * (j / 4))) & 3;
+      sc[j] = (low | (high << 4)) - 32;
+    }
+    s += kdot(q, sc, nullptr, load_half(x.d), 0.f, y[i]);
+  }
+  return s;
+}
+
+}  // namespace
+
+GGMLType act_type(GGMLType w) {
+  switch (w) {
+    case GGMLType::Q8_0: case GGMLType::Q4_0: case GGMLType::Q5_0: return GGMLType::Q8_0;
+    case GGMLType::Q4_1: case GGMLType::Q5_1: return GGMLType::Q8_1;
+    case GGMLType::Q2_K: case GGMLType::Q3_K: case GGMLType::Q4_K: case GGMLType::Q5_K: case GGMLType::Q6_K:
+      return GGMLType::Q8_K;
+    case GGMLType::F16: return GGMLType::F16;
+    case GGMLType::BF16: return GGMLType::BF16;
+    default: return GGMLType::F32;
+  }
+}
+
+bool supported(GGMLType w) {
+  switch (w) {
+    case GGMLType::Q8_0: case GGMLType::Q4_0: case GGMLType::Q5_0: case GGMLType::Q4_1: case GGMLType::Q5_1:
+    case GGMLType::Q2_K: case GGMLType::Q3_K: case GGMLType::Q4_K: case GGMLType::Q5_K: case GGMLType::Q6_K:
+    case GGMLType::F16: case GGMLType::BF16:
+      return true;
+    default:
+      return false;
+  }
+}
+
+size_t act_bytes(GGMLType w, int64_t n) {
+  GGMLType a = act_type(w);
+  if (a == GGMLType::Q8_1) return static_cast<size_t>(n / 32 * 36);
+  return static_cast<size_t>(ggml_row_size(a, static_cast<uint64_t>(n)));
+}
+
+void quantize_act(GGMLType w, const float* x, int64_t n, uint8_t* out) {
+  switch (act_type(w)) {
+    case GGMLType::Q8_0: quant_q8_0_act(x, out, n / 32, false); break;
+    case GGMLType::Q8_1: quant_q8_0_act(x, out, n / 32, true); break;
+    case GGMLType::Q8_K: quant_q8_k_act(x, out, n / 256); break;
+    case GGMLType::F16: {
+      auto* o = reinterpret_cast<uint16_t*>(out);
+      for (int64_t i = 0; i < n; ++i) o[i] = fp32_to_fp16(x[i]);
+      break;
+    }
+    case GGMLType::BF16: {
+      auto* o = reinterpret_cast<uint16_t*>(out);
+      for (int64_t i = 0; i < n; ++i) o[i] = fp32_to_bf16(x[i]);
+      break;
+    }
+    default: std::memcpy(out, x, static_cast<size_t>(n) * 4);
+  }
+}
+
+float dot(GGMLType w, const uint8_t* wr, const uint8_t* a, int64_t n) {
+  switch (w) {
+    case GGMLType::Q8_0: return dot_q8_0(wr, a, n / 32);
+    case GGMLType::Q4_0: return dot_q4_0(wr, a, n / 32);
+    case GGMLType::Q5_0: return dot_q5_0(wr, a, n / 32);
+    case GGMLType::Q4_1: return dot_q4_1(wr, a, n / 32);
+    case GGMLType::Q5_1: return dot_q5_1(wr, a, n / 32);
+    case GGMLType::Q2_K: return dot_q2_k(wr, a, n / 256);
+    case GGMLType::Q3_K: return dot_q3_k(wr, a, n / 256);
+    case GGMLType::Q4_K: return dot_q4_k(wr, a, n / 256, false);
+    case GGMLType::Q5_K: return dot_q4_k(wr, a, n / 256, true);
+    case GGMLType::Q6_K: return dot_q6_k(wr, a, n / 256);
+    case GGMLType::F16: case GGMLType::BF16: {
+      const auto* x = reinterpret_cast<const uint16_t*>(wr);
+      const auto* y = reinterpret_cast<const uint16_t*>(a);
+      const bool bf = w == GGMLType::BF16;
+      double s = 0;  // ggml accumulates f16 products in double (ggml_float) in its reference dot
+      for (int64_t i = 0; i < n; ++i)
+        s += static_cast<double>(bf ? bf16_to_fp32(x[i]) * bf16_to_fp32(y[i]) : fp16_to_fp32(x[i]) * fp16_to_fp32(y[i]));
+      return static_cast<float>(s);
+    }
+    default: throw Error("qdot: no integer dot product for this tensor type");
+  }
+}
+
+}  // namespace larql::qdot

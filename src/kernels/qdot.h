@@ -1,0 +1,24 @@
+// Quantized dot products with activations quantized the way ggml's CPU backend
+// does it (Q8_0 / Q8_1 / Q8_K blocks, F16 / BF16 rows): integer sums inside a
+// block, one float multiply per block. This is what makes LARQL's logits agree
+// with llama.cpp's to ~1e-4 on quantized models rather than ~1e-1.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "format/ggml_types.h"
+
+namespace larql::qdot {
+
+// The activation encoding ggml pairs with a weight type (its vec_dot_type).
+GGMLType act_type(GGMLType weight_type);
+// Bytes of n activations in act_type(w).
+size_t act_bytes(GGMLType weight_type, int64_t n);
+// Quantizes n floats for products with weight_type (n a multiple of its block size).
+void quantize_act(GGMLType weight_type, const float* x, int64_t n, uint8_t* out);
+// True when dot() has an integer path for this weight type.
+bool supported(GGMLType weight_type);
+// sum_i w[i] * x[i] for one weight row and one quantized activation row.
+float dot(GGMLType weight_type, const uint8_t* w_row, const uint8_t* act, int64_t n);
+
+}  // namespace larql::qdot
