@@ -13,5 +13,6 @@ Runner add_tokenize(CLI::App& app);
 Runner add_detokenize(CLI::App& app);
 Runner add_synth(CLI::App& app);
 Runner add_logits(CLI::App& app);
+Runner add_perplexity(CLI::App& app);
 
 }  // namespace larql::cli

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   reg("detokenize", larql::cli::add_detokenize(app));
   reg("synth", larql::cli::add_synth(app));
   reg("logits", larql::cli::add_logits(app));
+  reg("perplexity", larql::cli::add_perplexity(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
