@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   reg("synth", larql::cli::add_synth(app));
   reg("logits", larql::cli::add_logits(app));
   reg("perplexity", larql::cli::add_perplexity(app));
+  reg("run", larql::cli::add_run(app));
+  reg("chat", larql::cli::add_chat(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -195,12 +195,7 @@ void Sampler::top_p(float max_logit) {
     return d < kBuckets - 1 ? static_cast<int>(d) : kBuckets - 1;  // also -inf
   };
   double mass[kBuckets] = {};
-  size_t count[kBuckets] = {};
-  for (size_t i = 0; i < n_cand_; ++i) {
-    const int b = bucket(c[i].logit);
-    mass[b] += c[i].w;
-    ++count[b];
-  }
+  for (size_t i = 0; i < n_cand_; ++i) mass[bucket(c[i].logit)] += c[i].w;
   int cross = 0;
   double above = 0.0;
   for (; cross < kBuckets; ++cross) {

@@ -103,6 +103,28 @@ void Session::attention(int64_t il, const float* q, int64_t n, float* out) {
   });
 }
 
+// Rope for one layer: the family's base (sliding layers may have their own),
+// and the model's long-context scaling (linear, YaRN, or Llama 3 frequency factors).
+ops::RopeConfig Session::rope_config(int64_t il) const {
+  const HParams& hp = model_.hparams();
+  const Family& fam = model_.family();
+  const bool swa = fam.layer_is_swa(il, hp.sliding_window);
+  ops::RopeConfig c;
+  c.n_rot = hp.rope_dim;
+  c.mode = fam.rope_mode;
+  c.freq_base = swa && fam.rope_base_swa > 0 ? fam.rope_base_swa : static_cast<float>(hp.rope_base);
+  c.freq_factors = model_.weights().rope_freqs.ptr();
+  const bool scaled = !(swa && fam.rope_base_swa > 0);  // gemma3's local layers are never scaled
+  if (scaled && hp.rope_scale > 0 && hp.rope_scale != 1.0 && (hp.rope_scaling == "linear" || hp.rope_scaling == "yarn"))
+    c.freq_scale = static_cast<float>(1.0 / hp.rope_scale);
+  if (scaled && hp.rope_scaling == "yarn") {
+    c.ext_factor = 1.0f;
+    const int64_t orig = hp.rope_orig_ctx > 0 ? hp.rope_orig_ctx : hp.n_ctx;
+    ops::rope_yarn_corr_dims(hp.rope_dim, orig, c.freq_base, 32.0f, 1.0f, c.corr_dims);
+  }
+  return c;
+}
+
 void Session::eval(const int32_t* tokens, int64_t n, bool all_logits, std::vector<float>& logits) {
   const HParams& hp = model_.hparams();
   const Family& fam = model_.family();
@@ -173,12 +195,10 @@ void Session::eval(const int32_t* tokens, int64_t n, bool all_logits, std::vecto
       for (int64_t r = 0; r < n * HKV; ++r) ops::rms_norm(k.data() + r * dk, L.k_norm.ptr(), eps, dk, k.data() + r * dk);
     }
     if (fam.rope) {
-      const bool swa = fam.layer_is_swa(il, hp.sliding_window);
-      const float base = swa && fam.rope_base_swa > 0 ? fam.rope_base_swa : static_cast<float>(hp.rope_base);
-      const float fscale = hp.rope_scaling == "linear" && !swa ? static_cast<float>(1.0 / hp.rope_scale) : 1.0f;
+      const ops::RopeConfig rc = rope_config(il);
       for (int64_t t = 0; t < n; ++t) {
-        ops::rope(q.data() + t * q_dim, H, dk, hp.rope_dim, n_past_ + t, base, fscale, fam.rope_mode);
-        ops::rope(k.data() + t * kv_dim, HKV, dk, hp.rope_dim, n_past_ + t, base, fscale, fam.rope_mode);
+        ops::rope(q.data() + t * q_dim, H, dk, n_past_ + t, rc);
+        ops::rope(k.data() + t * kv_dim, HKV, dk, n_past_ + t, rc);
       }
     }
     if (fam.scale_q_before_kq)

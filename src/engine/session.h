@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/model.h"
+#include "kernels/ops.h"
 #include "util/thread_pool.h"
 
 namespace larql {
@@ -45,6 +46,7 @@ class Session {
  private:
   struct KV;
   void attention(int64_t il, const float* q, int64_t n, float* out);
+  ops::RopeConfig rope_config(int64_t il) const;
   const Model& model_;
   SessionOptions opt_;
   int64_t n_ctx_ = 0;

@@ -34,6 +34,9 @@ class TextStream {
   std::string flush();
   // Starts a new text (as if decoding a new id list).
   void reset();
+  // The ids continue a text already shown (a prompt): keep the leading space
+  // of the first piece, as llama.cpp's token_to_piece does after a prompt.
+  void continue_text() { at_start_ = false; }
 
   // Bytes held back waiting for the rest of a UTF-8 character.
   size_t pending() const { return held_.size(); }

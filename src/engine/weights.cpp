@@ -73,6 +73,7 @@ ModelWeights bind_weights(const ModelSource& src, const HParams& hp, const Famil
   if (fam.biases) m.output_norm_b = b.vec("output_norm.bias", E);
   m.output = b.mat("output.weight", E, V, false);
   if (!m.output.valid()) m.output = m.token_embd;
+  if (fam.rope) m.rope_freqs = b.vec("rope_freqs.weight", hp.rope_dim / 2, false);
   m.layers.resize(static_cast<size_t>(hp.n_layer));
   for (int64_t i = 0; i < hp.n_layer; ++i) {
     LayerWeights& L = m.layers[static_cast<size_t>(i)];

@@ -34,6 +34,7 @@ struct ModelWeights {
   WeightView position_embd;
   Vec output_norm, output_norm_b;
   WeightView output;  // the token embedding when tied
+  Vec rope_freqs;     // Llama 3.1-style per-frequency rope factors (optional)
   std::vector<LayerWeights> layers;
 };
 

@@ -1,5 +1,6 @@
 #include "kernels/ops.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "util/half.h"
@@ -78,28 +79,58 @@ float gelu_tanh(float x) {
   return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
 }
 
-void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t pos, float freq_base,
-          float freq_scale, RopeMode mode) {
+void rope_yarn_corr_dims(int64_t n_rot, int64_t n_ctx_orig, float freq_base, float beta_fast, float beta_slow,
+                         float dims[2]) {
+  // The dimension whose wavelength completes n_rotations over the original context.
+  auto corr_dim = [&](float n_rotations) {
+    return static_cast<float>(n_rot) * std::log(static_cast<float>(n_ctx_orig) / (n_rotations * 2.0f * 3.14159265358979f)) /
+           (2.0f * std::log(freq_base));
+  };
+  dims[0] = std::max(0.0f, std::floor(corr_dim(beta_fast)));
+  dims[1] = std::min(static_cast<float>(n_rot - 1), std::ceil(corr_dim(beta_slow)));
+}
+
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const RopeConfig& c) {
   // Angles as ggml derives them: theta_{i+1} = theta_i * base^(-2/n_rot), in float.
-  const float theta_scale = std::pow(freq_base, -2.0f / static_cast<float>(n_rot));
+  const float theta_scale = std::pow(c.freq_base, -2.0f / static_cast<float>(c.n_rot));
   float cos_c[512], sin_c[512];
   float theta = static_cast<float>(pos);
-  for (int64_t i = 0; i < n_rot / 2 && i < 512; ++i) {
-    const float t = theta * freq_scale;
-    cos_c[i] = std::cos(t);
-    sin_c[i] = std::sin(t);
+  const int64_t half = std::min<int64_t>(c.n_rot / 2, 512);
+  for (int64_t i = 0; i < half; ++i) {
+    const float extrap = c.freq_factors ? theta / c.freq_factors[i] : theta;
+    const float interp = c.freq_scale * extrap;
+    float t = interp, mscale = c.attn_factor;
+    if (c.ext_factor != 0.0f) {
+      // YaRN: low dims extrapolate, high dims interpolate, ramp between corr_dims.
+      const float y = (static_cast<float>(i) - c.corr_dims[0]) / std::max(0.001f, c.corr_dims[1] - c.corr_dims[0]);
+      const float ramp = (1.0f - std::min(1.0f, std::max(0.0f, y))) * c.ext_factor;
+      t = interp * (1 - ramp) + extrap * ramp;
+      mscale *= 1.0f + 0.1f * std::log(1.0f / c.freq_scale);
+    }
+    cos_c[i] = std::cos(t) * mscale;
+    sin_c[i] = std::sin(t) * mscale;
     theta *= theta_scale;
   }
   for (int64_t h = 0; h < n_heads; ++h) {
     float* v = x + h * head_dim;
-    for (int64_t i = 0; i < n_rot / 2; ++i) {
-      const int64_t a = mode == RopeMode::Norm ? 2 * i : i;
-      const int64_t b = mode == RopeMode::Norm ? 2 * i + 1 : i + n_rot / 2;
+    for (int64_t i = 0; i < half; ++i) {
+      const int64_t a = c.mode == RopeMode::Norm ? 2 * i : i;
+      const int64_t b = c.mode == RopeMode::Norm ? 2 * i + 1 : i + c.n_rot / 2;
       const float x0 = v[a], x1 = v[b];
       v[a] = x0 * cos_c[i] - x1 * sin_c[i];
       v[b] = x0 * sin_c[i] + x1 * cos_c[i];
     }
   }
+}
+
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t pos, float freq_base,
+          float freq_scale, RopeMode mode) {
+  RopeConfig c;
+  c.n_rot = n_rot;
+  c.freq_base = freq_base;
+  c.freq_scale = freq_scale;
+  c.mode = mode;
+  rope(x, n_heads, head_dim, pos, c);
 }
 
 }  // namespace larql::ops

@@ -25,7 +25,26 @@ float gelu_ggml(float x);
 float gelu_tanh(float x);
 
 enum class RopeMode { Norm, Neox };  // Norm: adjacent pairs (2i, 2i+1); Neox: (i, i + d/2)
+
+// Rotary embedding parameters, including the long-context scalings:
+// linear (freq_scale = 1/factor), YaRN (ext_factor 1, corr_dims, magnitude
+// correction) and Llama 3's per-frequency factors (freq_factors, theta/ff).
+struct RopeConfig {
+  int64_t n_rot = 0;
+  float freq_base = 10000.0f;
+  float freq_scale = 1.0f;
+  float ext_factor = 0.0f;
+  float attn_factor = 1.0f;
+  float corr_dims[2] = {0, 0};
+  const float* freq_factors = nullptr;  // n_rot/2 values or null
+  RopeMode mode = RopeMode::Norm;
+};
+// YaRN's dimension range [low, high] that blends interpolation and extrapolation.
+void rope_yarn_corr_dims(int64_t n_rot, int64_t n_ctx_orig, float freq_base, float beta_fast, float beta_slow,
+                         float dims[2]);
 // Rotates the first n_rot dims of each of n_heads vectors of length head_dim at position pos.
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const RopeConfig& cfg);
+// Plain rope (no scaling).
 void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t pos, float freq_base,
           float freq_scale, RopeMode mode);
 

@@ -119,7 +119,9 @@ void expect_same_hparams(const HParams& a, const HParams& b, const std::string& 
   EXPECT_EQ(a.rope_orig_ctx, b.rope_orig_ctx);
   // The deepseek2 fixture carries yarn_log_multiplier 0.1 without YaRN scaling (it only acts
   // through log(1 / freq_scale), 0 then); a converted config has no such value to give.
-  if (!a.rope_scaling.empty()) EXPECT_EQ(a.rope_yarn_log_mul, b.rope_yarn_log_mul);
+  if (!a.rope_scaling.empty()) {
+    EXPECT_EQ(a.rope_yarn_log_mul, b.rope_yarn_log_mul);
+  }
   EXPECT_EQ(a.norm_eps, b.norm_eps);
   EXPECT_EQ(a.use_layernorm, b.use_layernorm);
   EXPECT_EQ(a.sliding_window, b.sliding_window);
