@@ -7,6 +7,7 @@
 #include "kernels/ops.h"
 #include "kernels/qdot.h"
 #include "tensor/quants.h"
+#include "util/half.h"
 
 using namespace larql;
 
@@ -121,5 +122,55 @@ TEST(QDot, MatchesFloatDotForEveryType) {
     qdot::quantize_act(t, x.data(), n, act.data());
     float got = qdot::dot(t, wq.data(), act.data(), n);
     EXPECT_NEAR(got, ref, 0.01 * mag) << ggml_type_name(uint32_t(t));
+  }
+}
+
+// Exactness of every integer dot product: random weight blocks (any bit
+// pattern, sane fp16 scales) against dequantize(weights) · dequantize(activations).
+TEST(QDot, ExactAgainstDequantizedOperands) {
+  std::mt19937 g(5);
+  const int64_t n = 512;
+  auto x = randv(n, 9);
+  for (GGMLType t : {GGMLType::Q8_0, GGMLType::Q4_0, GGMLType::Q5_0, GGMLType::Q4_1, GGMLType::Q5_1,
+                     GGMLType::Q2_K, GGMLType::Q3_K, GGMLType::Q4_K, GGMLType::Q5_K, GGMLType::Q6_K}) {
+    const auto tr = *ggml_type_traits(uint32_t(t));
+    std::vector<uint8_t> w(ggml_row_size(t, n));
+    for (auto& b : w) b = uint8_t(g());
+    // Overwrite every fp16 scale field with a small positive value so no block is inf/NaN.
+    const uint16_t h = 0x2E66;  // ~0.1
+    for (size_t blk = 0; blk < w.size() / tr.type_size; ++blk) {
+      uint8_t* p = w.data() + blk * tr.type_size;
+      auto put = [&](size_t off) { p[off] = uint8_t(h & 0xFF); p[off + 1] = uint8_t(h >> 8); };
+      switch (t) {
+        case GGMLType::Q4_1: case GGMLType::Q5_1: put(0); put(2); break;
+        case GGMLType::Q2_K: put(80); put(82); break;
+        case GGMLType::Q3_K: put(108); break;
+        case GGMLType::Q4_K: case GGMLType::Q5_K: put(0); put(2); break;
+        case GGMLType::Q6_K: put(208); break;
+        default: put(0);
+      }
+    }
+    std::vector<float> wd(n);
+    dequantize_row(t, w.data(), wd.data(), n);
+    std::vector<uint8_t> act(qdot::act_bytes(t, n));
+    qdot::quantize_act(t, x.data(), n, act.data());
+    // Dequantize the activation codes (Q8_1 shares Q8_0's first bytes but has a 36-byte block).
+    std::vector<float> xd(n);
+    const GGMLType at = qdot::act_type(t);
+    if (at == GGMLType::Q8_1) {
+      for (int64_t b = 0; b < n / 32; ++b) {
+        const uint8_t* p = act.data() + b * 36;
+        float d = fp16_to_fp32(uint16_t(p[0] | (p[1] << 8)));
+        for (int j = 0; j < 32; ++j) xd[b * 32 + j] = d * float(int8_t(p[4 + j]));
+      }
+    } else {
+      dequantize_row(at, act.data(), xd.data(), n);
+    }
+    double ref = 0, mag = 0;
+    for (int64_t i = 0; i < n; ++i) { ref += double(wd[i]) * xd[i]; mag += std::fabs(double(wd[i]) * xd[i]); }
+    const float got = qdot::dot(t, w.data(), act.data(), n);
+    // Q4_1/Q5_1 use the fp16-rounded block sum s, so allow its rounding there.
+    const double tol = (t == GGMLType::Q4_1 || t == GGMLType::Q5_1) ? 2e-3 * mag : 1e-5 * mag + 1e-6;
+    EXPECT_NEAR(got, ref, tol) << ggml_type_name(uint32_t(t));
   }
 }
