@@ -523,10 +523,10 @@ static std::vector<size_t> slice_indices(int64_t len, const Value& start, const 
   const int64_t b = adjust(start, step > 0 ? lower : upper);
   const int64_t e = adjust(stop, step > 0 ? upper : lower);
   std::vector<size_t> out;
-  if (step > 0)
-    for (int64_t i = b; i < e; i += step) out.push_back(static_cast<size_t>(i));
-  else
-    for (int64_t i = b; i > e; i += step) out.push_back(static_cast<size_t>(i));
+  for (int64_t i = b; step > 0 ? i < e : i > e;) {
+    out.push_back(static_cast<size_t>(i));
+    if (__builtin_add_overflow(i, step, &i)) break;
+  }
   return out;
 }
 

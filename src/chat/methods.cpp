@@ -370,7 +370,10 @@ Value g_range(Evaluator& ev, CallArgs& a) {
                               : (static_cast<double>(start) - static_cast<double>(stop)) / static_cast<double>(-step);
   if (len > 100000) fail("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
   std::vector<Value> out;
-  for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) out.push_back(Value::integer(i));
+  for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
+    out.push_back(Value::integer(i));
+    if (__builtin_add_overflow(i, step, &i)) break;  // the next value is past any int64 stop
+  }
   ev.charge(out.size() / 16);
   return Value::list(std::move(out));
 }

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   reg("perplexity", larql::cli::add_perplexity(app));
   reg("run", larql::cli::add_run(app));
   reg("chat", larql::cli::add_chat(app));
+  reg("bench", larql::cli::add_bench(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,6 +6,7 @@
 #include "engine/session.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -146,6 +147,10 @@ void Session::eval(const int32_t* tokens, int64_t n, bool all_logits, std::vecto
   std::vector<float> q(static_cast<size_t>(n * q_dim)), k(static_cast<size_t>(n * kv_dim)), v(static_cast<size_t>(n * v_dim));
   std::vector<float> att(static_cast<size_t>(n * H * dv));
   std::vector<float> g, u, a(static_cast<size_t>(n * F));
+  using clock = std::chrono::steady_clock;
+  auto t_start = clock::now();
+  double attn_ms = 0, ffn_ms = 0;
+  auto since = [](clock::time_point t) { return std::chrono::duration<double, std::milli>(clock::now() - t).count(); };
 
   // Embeddings.
   for (int64_t t = 0; t < n; ++t) {
@@ -172,6 +177,7 @@ void Session::eval(const int32_t* tokens, int64_t n, bool all_logits, std::vecto
     const LayerWeights& L = W.layers[static_cast<size_t>(il)];
     // --- attention ---
     norm_rows(x.data(), L.attn_norm, L.attn_norm_b, h.data(), E, n);
+    auto t_attn = clock::now();
     if (fam.fused_qkv) {
       std::vector<float> qkv(static_cast<size_t>(n * (q_dim + kv_dim + v_dim)));
       matmul(L.wqkv, h.data(), n, qkv.data(), pool);
@@ -218,12 +224,14 @@ void Session::eval(const int32_t* tokens, int64_t n, bool all_logits, std::vecto
     attention(il, q.data(), n, att.data());
     matmul(L.wo, att.data(), n, tmp.data(), pool);
     add_bias(tmp.data(), L.bo.ptr(), n, E);
+    attn_ms += since(t_attn);
     if (fam.sandwich_norm) norm_rows(tmp.data(), L.post_attn_norm, Vec{}, tmp.data(), E, n);
     for (size_t i = 0; i < x.size(); ++i) x[i] += tmp[i];
     if (observer_) observer_(il, Sublayer::Attention, tmp.data(), x.data(), n);
 
     // --- feed-forward ---
     norm_rows(x.data(), L.ffn_norm, L.ffn_norm_b, h.data(), E, n);
+    auto t_ffn = clock::now();
     if (fam.fused_gate_up) {
       g.resize(static_cast<size_t>(n * 2 * F));
       matmul(L.ffn_up, h.data(), n, g.data(), pool);
@@ -247,11 +255,13 @@ void Session::eval(const int32_t* tokens, int64_t n, bool all_logits, std::vecto
     }
     matmul(L.ffn_down, a.data(), n, tmp.data(), pool);
     add_bias(tmp.data(), L.ffn_down_b.ptr(), n, E);
+    ffn_ms += since(t_ffn);
     if (fam.sandwich_norm) norm_rows(tmp.data(), L.post_ffw_norm, Vec{}, tmp.data(), E, n);
     for (size_t i = 0; i < x.size(); ++i) x[i] += tmp[i];
     if (observer_) observer_(il, Sublayer::FFN, tmp.data(), x.data(), n);
   }
 
+  auto t_head = clock::now();
   // Output head, for every row or only the last.
   const int64_t first = all_logits ? 0 : n - 1, rows = n - first;
   norm_rows(x.data() + first * E, W.output_norm, W.output_norm_b, h.data(), E, rows);
@@ -261,6 +271,11 @@ void Session::eval(const int32_t* tokens, int64_t n, bool all_logits, std::vecto
     const float cap = static_cast<float>(hp.final_softcap);
     for (float& l : logits) l = std::tanh(l / cap) * cap;
   }
+  const double head_ms = since(t_head), total_ms = since(t_start);
+  times_.attention_ms += attn_ms;
+  times_.ffn_ms += ffn_ms;
+  times_.head_ms += head_ms;
+  times_.other_ms += total_ms - attn_ms - ffn_ms - head_ms;
   n_past_ += n;
 }
 

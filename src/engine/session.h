@@ -26,6 +26,15 @@ struct SessionOptions {
 enum class Sublayer { Attention, FFN };
 using LayerObserver = std::function<void(int64_t layer, Sublayer, const float* delta, const float* residual, int64_t n_tok)>;
 
+// Wall time spent per stage of the forward pass, accumulated over eval() calls.
+struct StageTimes {
+  double attention_ms = 0;  // q/k/v/o projections, rope, attention
+  double ffn_ms = 0;        // feed-forward (or experts)
+  double head_ms = 0;       // final norm and output head
+  double other_ms = 0;      // embeddings, norms, residual adds, KV writes
+  void clear() { *this = StageTimes{}; }
+};
+
 class Session {
  public:
   Session(const Model& model, const SessionOptions& opt = {});
@@ -42,6 +51,8 @@ class Session {
   void truncate(int64_t n) { if (n < n_past_) n_past_ = n < 0 ? 0 : n; }
   void set_observer(LayerObserver obs) { observer_ = std::move(obs); }
   const Model& model() const { return model_; }
+  const StageTimes& stage_times() const { return times_; }
+  void clear_stage_times() { times_.clear(); }
 
  private:
   struct KV;
@@ -54,6 +65,7 @@ class Session {
   std::unique_ptr<ThreadPool> pool_;
   std::vector<std::unique_ptr<KV>> kv_;
   LayerObserver observer_;
+  StageTimes times_;
 };
 
 }  // namespace larql

@@ -1,5 +1,8 @@
 #include "kernels/qdot.h"
 
+#include "kernels/qdot_simd.h"
+#include "util/cpu.h"
+
 #include <cmath>
 #include <cstring>
 
@@ -323,7 +326,31 @@ void quantize_act(GGMLType w, const float* x, int64_t n, uint8_t* out) {
   }
 }
 
+namespace {
+bool use_avx2() {
+  static const bool on = [] {
+    const CpuFeatures& c = cpu_features();
+    return c.avx2 && c.fma && !c.force_scalar;
+  }();
+  return on;
+}
+}  // namespace
+
 float dot(GGMLType w, const uint8_t* wr, const uint8_t* a, int64_t n) {
+  if (use_avx2()) {
+    switch (w) {
+      case GGMLType::Q8_0: return avx2::dot_q8_0(wr, a, n / 32);
+      case GGMLType::Q4_0: return avx2::dot_q4_0(wr, a, n / 32);
+      case GGMLType::Q4_K: return avx2::dot_q4_k(wr, a, n / 256, false);
+      case GGMLType::Q5_K: return avx2::dot_q4_k(wr, a, n / 256, true);
+      case GGMLType::Q6_K: return avx2::dot_q6_k(wr, a, n / 256);
+      default: break;
+    }
+  }
+  return dot_scalar(w, wr, a, n);
+}
+
+float dot_scalar(GGMLType w, const uint8_t* wr, const uint8_t* a, int64_t n) {
   switch (w) {
     case GGMLType::Q8_0: return dot_q8_0(wr, a, n / 32);
     case GGMLType::Q4_0: return dot_q4_0(wr, a, n / 32);

@@ -19,6 +19,9 @@ void quantize_act(GGMLType weight_type, const float* x, int64_t n, uint8_t* out)
 // True when dot() has an integer path for this weight type.
 bool supported(GGMLType weight_type);
 // sum_i w[i] * x[i] for one weight row and one quantized activation row.
+// Uses the best SIMD variant the CPU has (AVX2) unless LARQL_FORCE_SCALAR is set.
 float dot(GGMLType weight_type, const uint8_t* w_row, const uint8_t* act, int64_t n);
+// The portable reference every SIMD variant is tested against.
+float dot_scalar(GGMLType weight_type, const uint8_t* w_row, const uint8_t* act, int64_t n);
 
 }  // namespace larql::qdot

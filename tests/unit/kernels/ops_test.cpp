@@ -174,3 +174,22 @@ TEST(QDot, ExactAgainstDequantizedOperands) {
     EXPECT_NEAR(got, ref, tol) << ggml_type_name(uint32_t(t));
   }
 }
+
+// Every SIMD dot product against the scalar reference (skips visibly without AVX2).
+TEST(QDot, SimdMatchesScalar) {
+  std::mt19937 g(11);
+  int checked = 0;
+  for (GGMLType t : {GGMLType::Q8_0, GGMLType::Q4_0, GGMLType::Q4_K, GGMLType::Q5_K, GGMLType::Q6_K}) {
+    for (int64_t n : {256, 2048, 4096}) {
+      auto w = randv(size_t(n), int(g() % 1000)), x = randv(size_t(n), int(g() % 1000));
+      std::vector<uint8_t> wq(ggml_row_size(t, n));
+      quantize_row(t, w.data(), wq.data(), n);
+      std::vector<uint8_t> act(qdot::act_bytes(t, n));
+      qdot::quantize_act(t, x.data(), n, act.data());
+      const float a = qdot::dot(t, wq.data(), act.data(), n), b = qdot::dot_scalar(t, wq.data(), act.data(), n);
+      EXPECT_NEAR(a, b, 1e-5f * (1 + std::fabs(b))) << ggml_type_name(uint32_t(t)) << " n=" << n;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 15);
+}

@@ -1,0 +1,172 @@
+// larql bench MODEL [-p 512] [-n 128] [-t N] [-r 3] [--json] [--vs-llama-bench PATH]
+//
+// pp<P>: one batch of P tokens from an empty context (prefill), like llama-bench.
+// tg<N>: N tokens one at a time from an empty context (decode).
+// Reports mean ± stddev tok/s over -r repetitions (after one warm-up), the
+// per-stage split of the time, and the effective weight bandwidth in decode.
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "cli/commands.h"
+#include "engine/session.h"
+#include "util/cpu.h"
+#include "util/error.h"
+
+namespace larql::cli {
+
+namespace {
+
+struct TestResult {
+  std::string name;
+  double mean = 0, stddev = 0;
+  StageTimes stages;  // summed over repetitions
+  double total_ms = 0;
+};
+
+// Bytes of weights one decode step reads: every matrix once, one embedding row.
+double bytes_per_token(const Model& m) {
+  double b = 0;
+  for (const TensorRef* t : m.source().tensors()) {
+    if (t->name == "token_embd.weight" && !m.hparams().tied_output) b += static_cast<double>(t->n_bytes) / t->rows();
+    else b += static_cast<double>(t->n_bytes);
+  }
+  return b;
+}
+
+TestResult run_test(const Model& m, int64_t n_prompt, int64_t n_gen, int reps, int threads, uint64_t seed) {
+  TestResult r;
+  r.name = n_prompt > 0 ? "pp" + std::to_string(n_prompt) : "tg" + std::to_string(n_gen);
+  SessionOptions so;
+  so.n_threads = threads;
+  so.n_ctx = std::max<int64_t>(n_prompt + n_gen, 16);
+  Session s(m, so);
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(m.hparams().n_vocab - 1));
+  std::vector<double> rates;
+  std::vector<float> logits;
+  for (int rep = -1; rep < reps; ++rep) {  // rep -1 is the warm-up
+    s.reset();
+    s.clear_stage_times();
+    auto t0 = std::chrono::steady_clock::now();
+    if (n_prompt > 0) {
+      std::vector<int32_t> p(static_cast<size_t>(n_prompt));
+      for (auto& t : p) t = tok(rng);
+      s.eval(p.data(), n_prompt, false, logits);
+    } else {
+      for (int64_t i = 0; i < n_gen; ++i) {
+        int32_t t = tok(rng);
+        s.eval(&t, 1, false, logits);
+      }
+    }
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (rep < 0) continue;
+    rates.push_back(1000.0 * static_cast<double>(n_prompt > 0 ? n_prompt : n_gen) / ms);
+    const StageTimes& st = s.stage_times();
+    r.stages.attention_ms += st.attention_ms;
+    r.stages.ffn_ms += st.ffn_ms;
+    r.stages.head_ms += st.head_ms;
+    r.stages.other_ms += st.other_ms;
+    r.total_ms += ms;
+  }
+  double sum = 0;
+  for (double v : rates) sum += v;
+  r.mean = sum / static_cast<double>(rates.size());
+  double var = 0;
+  for (double v : rates) var += (v - r.mean) * (v - r.mean);
+  r.stddev = rates.size() > 1 ? std::sqrt(var / static_cast<double>(rates.size() - 1)) : 0;
+  return r;
+}
+
+nlohmann::json llama_bench(const std::string& bin, const std::string& model, int64_t p, int64_t n, int t, int r) {
+  std::string cmd = "'" + bin + "' -m '" + model + "' -p " + std::to_string(p) + " -n " + std::to_string(n) + " -t " +
+                    std::to_string(t) + " -r " + std::to_string(r) + " -o json 2>/dev/null";
+  FILE* f = ::popen(cmd.c_str(), "r");
+  if (!f) throw Error("cannot run llama-bench at '" + bin + "'");
+  std::string out;
+  char buf[4096];
+  size_t k;
+  while ((k = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, k);
+  if (::pclose(f) != 0) throw Error("llama-bench failed: " + cmd);
+  try {
+    return nlohmann::json::parse(out);
+  } catch (const std::exception& e) {
+    throw Error(std::string("cannot parse llama-bench output: ") + e.what());
+  }
+}
+
+}  // namespace
+
+Runner add_bench(CLI::App& app) {
+  auto* sub = app.add_subcommand("bench", "Prefill (pp) and decode (tg) speed, per-stage split, bandwidth");
+  struct Opts {
+    std::string model, vs;
+    int64_t p = 512, n = 128;
+    int t = 0, r = 3;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  sub->add_option("MODEL", o->model, "GGUF file or safetensors folder")->required();
+  sub->add_option("-p,--n-prompt", o->p, "Prompt tokens for the pp test (0 = skip)")->default_val(512);
+  sub->add_option("-n,--n-gen", o->n, "Generated tokens for the tg test (0 = skip)")->default_val(128);
+  sub->add_option("-t,--threads", o->t, "Threads (default: all cores)");
+  sub->add_option("-r,--repetitions", o->r, "Repetitions per test")->default_val(3);
+  sub->add_flag("--json", o->json, "One JSON object per test");
+  sub->add_option("--vs-llama-bench", o->vs, "Also run this llama-bench binary on the same file and print the ratio");
+  return [=]() {
+    if (o->r < 1) throw Error("-r must be at least 1");
+    auto model = Model::load(o->model);
+    const int threads = o->t > 0 ? o->t : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<TestResult> results;
+    if (o->p > 0) results.push_back(run_test(*model, o->p, 0, o->r, threads, 1));
+    if (o->n > 0) results.push_back(run_test(*model, 0, o->n, o->r, threads, 2));
+    nlohmann::json ref;
+    if (!o->vs.empty()) ref = llama_bench(o->vs, o->model, o->p, o->n, threads, o->r);
+    const double bpt = bytes_per_token(*model);
+    if (!o->json)
+      std::printf("model %s | %s | threads %d | cpu %s\n%-8s %12s %10s %9s %9s %9s %9s %10s\n", o->model.c_str(),
+                  model->hparams().arch.c_str(), threads, cpu_features_string().c_str(), "test", "tok/s", "stddev",
+                  "attn%", "ffn%", "head%", "other%", "GB/s");
+    for (const auto& r : results) {
+      const double tot = r.stages.attention_ms + r.stages.ffn_ms + r.stages.head_ms + r.stages.other_ms;
+      auto pct = [&](double v) { return tot > 0 ? 100.0 * v / tot : 0.0; };
+      const bool tg = r.name[0] == 't';
+      const double gbs = tg ? bpt * r.mean / 1e9 : 0;
+      double ref_ts = 0;
+      for (const auto& row : ref)
+        if ((tg && row.value("n_gen", 0) > 0 && row.value("n_prompt", 1) == 0) ||
+            (!tg && row.value("n_prompt", 0) > 0 && row.value("n_gen", 1) == 0))
+          ref_ts = row.value("avg_ts", 0.0);
+      if (o->json) {
+        nlohmann::json j = {{"test", r.name},
+                            {"tok_s", r.mean},
+                            {"stddev", r.stddev},
+                            {"threads", threads},
+                            {"repetitions", o->r},
+                            {"stages", {{"attention", pct(r.stages.attention_ms)}, {"ffn", pct(r.stages.ffn_ms)},
+                                        {"output_head", pct(r.stages.head_ms)}, {"other", pct(r.stages.other_ms)}}},
+                            {"cpu", cpu_features_string()}};
+        if (tg) {
+          j["bytes_per_token"] = bpt;
+          j["bandwidth_gb_s"] = gbs;
+        }
+        if (ref_ts > 0) {
+          j["llama_bench_tok_s"] = ref_ts;
+          j["ratio"] = r.mean / ref_ts;
+        }
+        std::printf("%s\n", j.dump().c_str());
+      } else {
+        std::printf("%-8s %12.2f %10.2f %8.1f%% %8.1f%% %8.1f%% %8.1f%% %10s\n", r.name.c_str(), r.mean, r.stddev,
+                    pct(r.stages.attention_ms), pct(r.stages.ffn_ms), pct(r.stages.head_ms), pct(r.stages.other_ms),
+                    tg ? std::to_string(gbs).substr(0, 6).c_str() : "-");
+        if (ref_ts > 0) std::printf("%-8s %12.2f   (llama-bench)   ratio larql/llama.cpp = %.2f\n", r.name.c_str(), ref_ts, r.mean / ref_ts);
+      }
+    }
+    return 0;
+  };
+}
+
+}  // namespace larql::cli

@@ -1,0 +1,171 @@
+// AVX2 + FMA versions of the integer dot products in qdot.cpp. Compiled with
+// per-function target attributes and only called when the CPU has AVX2/FMA.
+// Integer sums are exact; only the float accumulation order differs from the
+// scalar reference (tested against it in tests/unit/kernels).
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/qdot_simd.h"
+#include "tensor/quants_impl.h"
+
+namespace larql::qdot::avx2 {
+
+using namespace larql::quant;
+
+#define LARQL_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+namespace {
+
+LARQL_AVX2 inline float hsum(__m256 v) {
+  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+  lo = _mm_add_ps(lo, hi);
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+// Sum of signed byte products in 8 int32 lanes: |x| * sign(y, x) via maddubs.
+LARQL_AVX2 inline __m256i dot_i8(__m256i x, __m256i y) {
+  const __m256i ax = _mm256_sign_epi8(x, x);
+  const __m256i sy = _mm256_sign_epi8(y, x);
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
+}
+
+float q8k_d(const BlockQ8_K& b) { float d; std::memcpy(&d, b.d, 4); return d; }
+
+}  // namespace
+
+LARQL_AVX2 float dot_q8_0(const uint8_t* w, const uint8_t* a, int64_t nb) {
+  const auto* x = reinterpret_cast<const BlockQ8_0*>(w);
+  const auto* y = reinterpret_cast<const BlockQ8_0*>(a);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i) {
+    const __m256 d = _mm256_set1_ps(load_half(x[i].d) * load_half(y[i].d));
+    const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs));
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(qx, qy)), acc);
+  }
+  return hsum(acc);
+}
+
+LARQL_AVX2 float dot_q4_0(const uint8_t* w, const uint8_t* a, int64_t nb) {
+  const auto* x = reinterpret_cast<const BlockQ4_0*>(w);
+  const auto* y = reinterpret_cast<const BlockQ8_0*>(a);
+  __m256 acc = _mm256_setzero_ps();
+  const __m256i m4 = _mm256_set1_epi8(0x0F), off = _mm256_set1_epi8(8);
+  for (int64_t i = 0; i < nb; ++i) {
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].qs));
+    __m256i qx = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
+    qx = _mm256_sub_epi8(_mm256_and_si256(qx, m4), off);
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs));
+    const __m256 d = _mm256_set1_ps(load_half(x[i].d) * load_half(y[i].d));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(qx, qy)), acc);
+  }
+  return hsum(acc);
+}
+
+// Q4_K / Q5_K: 8 sub-blocks of 32 with 6-bit (scale, min); min part via Q8_K's per-16 sums.
+LARQL_AVX2 float dot_q4_k(const uint8_t* w, const uint8_t* a, int64_t nb, bool five) {
+  const auto* y = reinterpret_cast<const BlockQ8_K*>(a);
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  __m256 acc = _mm256_setzero_ps();
+  float summ_total = 0;
+  for (int64_t i = 0; i < nb; ++i) {
+    const uint8_t *scales, *qs, *qh = nullptr;
+    float xd, xdmin;
+    if (five) {
+      const auto& x = reinterpret_cast<const BlockQ5_K*>(w)[i];
+      scales = x.scales; qs = x.qs; qh = x.qh; xd = load_half(x.d); xdmin = load_half(x.dmin);
+    } else {
+      const auto& x = reinterpret_cast<const BlockQ4_K*>(w)[i];
+      scales = x.scales; qs = x.qs; xd = load_half(x.d); xdmin = load_half(x.dmin);
+    }
+    int sc[8], mn[8];
+    for (int j = 0; j < 8; ++j) unpack_scale_min_k4(scales, j, &sc[j], &mn[j]);
+    int summ = 0;
+    for (int j = 0; j < 8; ++j) {
+      int16_t b0, b1;
+      std::memcpy(&b0, y[i].bsums + 4 * j, 2);
+      std::memcpy(&b1, y[i].bsums + 4 * j + 2, 2);
+      summ += mn[j] * (b0 + b1);
+    }
+    const float yd = q8k_d(y[i]);
+    summ_total += xdmin * yd * static_cast<float>(summ);
+    __m256i sumi = _mm256_setzero_si256();
+    __m256i hbits = qh ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh)) : _mm256_setzero_si256();
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c));
+      __m256i lo = _mm256_and_si256(q, m4);
+      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+      if (qh) {
+        const __m256i one = _mm256_set1_epi8(1);
+        lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * c), one), 4));
+        hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * c + 1), one), 4));
+      }
+      const __m256i ylo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 64 * c));
+      const __m256i yhi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 64 * c + 32));
+      const __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ylo), _mm256_set1_epi16(static_cast<int16_t>(sc[2 * c])));
+      const __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi), _mm256_set1_epi16(static_cast<int16_t>(sc[2 * c + 1])));
+      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(plo, phi));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(xd * yd), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  return hsum(acc) - summ_total;
+}
+
+// Q6_K: codes 0..63 minus 32, one int8 scale per 16; the -32 is applied through Q8_K's per-16 sums.
+LARQL_AVX2 float dot_q6_k(const uint8_t* w, const uint8_t* a, int64_t nb) {
+  const auto* y = reinterpret_cast<const BlockQ8_K*>(a);
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i) {
+    const auto& x = reinterpret_cast<const BlockQ6_K*>(w)[i];
+    int corr = 0;
+    for (int g = 0; g < 16; ++g) {
+      int16_t b;
+      std::memcpy(&b, y[i].bsums + 2 * g, 2);
+      corr += x.scales[g] * b;
+    }
+    __m256i sumi = _mm256_setzero_si256();
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* ql = x.ql + 64 * half;
+      const uint8_t* qh = x.qh + 32 * half;
+      const int8_t* sc = x.scales + 8 * half;
+      const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+      const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
+      __m256i q[4];
+      q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
+      q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
+      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
+      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
+      for (int k = 0; k < 4; ++k) {
+        const __m256i yy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 128 * half + 32 * k));
+        const __m256i p = _mm256_maddubs_epi16(q[k], yy);  // codes 0..63: no saturation
+        const __m256i s = _mm256_setr_epi16(sc[2 * k], sc[2 * k], sc[2 * k], sc[2 * k], sc[2 * k], sc[2 * k], sc[2 * k], sc[2 * k],
+                                            sc[2 * k + 1], sc[2 * k + 1], sc[2 * k + 1], sc[2 * k + 1], sc[2 * k + 1],
+                                            sc[2 * k + 1], sc[2 * k + 1], sc[2 * k + 1]);
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
+      }
+    }
+    const float d = load_half(x.d) * q8k_d(y[i]);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    acc = _mm256_add_ps(acc, _mm256_setr_ps(-32.0f * d * static_cast<float>(corr), 0, 0, 0, 0, 0, 0, 0));
+  }
+  return hsum(acc);
+}
+
+LARQL_AVX2 float dot_f32(const float* x, const float* y, int64_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
+  }
+  float s = hsum(_mm256_add_ps(a0, a1));
+  for (; i < n; ++i) s += x[i] * y[i];
+  return s;
+}
+
+}  // namespace larql::qdot::avx2
