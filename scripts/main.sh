@@ -19,3 +19,7 @@ echo "== larql info $MODEL"
 "$LARQL" info "$MODEL"
 echo "== larql tokenize $MODEL 'The capital of France is'"
 "$LARQL" tokenize "$MODEL" "The capital of France is"
+echo "== larql run $MODEL 'The capital of France is' -n 24"
+"$LARQL" run "$MODEL" "The capital of France is" -n 24 --seed 1
+echo "== larql bench $MODEL -p 64 -n 16 -r 2"
+"$LARQL" bench "$MODEL" -p 64 -n 16 -r 2

@@ -646,8 +646,11 @@ class Parser {
       if (!parts.empty()) expect_op(",");
       parts.push_back(parse_subscribed());
     }
-    expect_op("]");
     if (parts.empty()) error(cur(), "expected a subscript");
+    if (parts.size() > 1)
+      for (const auto& part : parts)
+        if (part->k == Expr::K::Slice) error(cur(), "slices inside a subscript tuple are not supported");
+    expect_op("]");
     auto n = make(parts.size() == 1 && parts[0]->k == Expr::K::Slice ? Expr::K::Slice : Expr::K::Item, p);
     n->a = std::move(obj);
     if (n->k == Expr::K::Slice) {

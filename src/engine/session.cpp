@@ -16,9 +16,22 @@
 
 namespace larql {
 
+// Cache storage is left uninitialised: only positions < n_past are ever read,
+// and every one of them was written first, so a large context costs no
+// up-front page touching.
+template <typename T>
+struct Buf {
+  std::unique_ptr<T[]> p;
+  void resize(size_t n) { p.reset(new T[n]); }
+  T* data() { return p.get(); }
+  const T* data() const { return p.get(); }
+  T& operator[](size_t i) { return p[i]; }
+  const T& operator[](size_t i) const { return p[i]; }
+};
+
 struct Session::KV {
-  std::vector<float> k32, v32;
-  std::vector<uint16_t> k16, v16;
+  Buf<float> k32, v32;
+  Buf<uint16_t> k16, v16;
 };
 
 Session::Session(const Model& model, const SessionOptions& opt) : model_(model), opt_(opt) {

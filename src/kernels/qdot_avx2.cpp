@@ -70,7 +70,7 @@ LARQL_AVX2 float dot_q4_k(const uint8_t* w, const uint8_t* a, int64_t nb, bool f
   const auto* y = reinterpret_cast<const BlockQ8_K*>(a);
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   __m256 acc = _mm256_setzero_ps();
-  float summ_total = 0;
+  __m128 acc_m = _mm_setzero_ps();  // mins: 4 lanes, each two sub-blocks' min * (sum of their 32 activations)
   for (int64_t i = 0; i < nb; ++i) {
     const uint8_t *scales, *qs, *qh = nullptr;
     float xd, xdmin;
@@ -83,15 +83,14 @@ LARQL_AVX2 float dot_q4_k(const uint8_t* w, const uint8_t* a, int64_t nb, bool f
     }
     int sc[8], mn[8];
     for (int j = 0; j < 8; ++j) unpack_scale_min_k4(scales, j, &sc[j], &mn[j]);
-    int summ = 0;
-    for (int j = 0; j < 8; ++j) {
-      int16_t b0, b1;
-      std::memcpy(&b0, y[i].bsums + 4 * j, 2);
-      std::memcpy(&b1, y[i].bsums + 4 * j + 2, 2);
-      summ += mn[j] * (b0 + b1);
+    int lane_m[4];
+    for (int l = 0; l < 4; ++l) {
+      int16_t b[4];
+      std::memcpy(b, y[i].bsums + 8 * l, 8);
+      lane_m[l] = mn[2 * l] * (b[0] + b[1]) + mn[2 * l + 1] * (b[2] + b[3]);
     }
     const float yd = q8k_d(y[i]);
-    summ_total += xdmin * yd * static_cast<float>(summ);
+    acc_m = _mm_fmadd_ps(_mm_set1_ps(-yd * xdmin), _mm_cvtepi32_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(lane_m))), acc_m);
     __m256i sumi = _mm256_setzero_si256();
     __m256i hbits = qh ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh)) : _mm256_setzero_si256();
     for (int c = 0; c < 4; ++c) {
@@ -109,9 +108,11 @@ LARQL_AVX2 float dot_q4_k(const uint8_t* w, const uint8_t* a, int64_t nb, bool f
       const __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi), _mm256_set1_epi16(static_cast<int16_t>(sc[2 * c + 1])));
       sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(plo, phi));
     }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(xd * yd), _mm256_cvtepi32_ps(sumi), acc);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(yd * xd), _mm256_cvtepi32_ps(sumi), acc);
   }
-  return hsum(acc) - summ_total;
+  acc_m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
+  acc_m = _mm_add_ss(acc_m, _mm_movehdup_ps(acc_m));
+  return hsum(acc) + _mm_cvtss_f32(acc_m);
 }
 
 // Q6_K: codes 0..63 minus 32, one int8 scale per 16; the -32 is applied through Q8_K's per-16 sums.
@@ -121,12 +122,7 @@ LARQL_AVX2 float dot_q6_k(const uint8_t* w, const uint8_t* a, int64_t nb) {
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < nb; ++i) {
     const auto& x = reinterpret_cast<const BlockQ6_K*>(w)[i];
-    int corr = 0;
-    for (int g = 0; g < 16; ++g) {
-      int16_t b;
-      std::memcpy(&b, y[i].bsums + 2 * g, 2);
-      corr += x.scales[g] * b;
-    }
+    const __m256i m32 = _mm256_set1_epi8(32);
     __m256i sumi = _mm256_setzero_si256();
     for (int half = 0; half < 2; ++half) {
       const uint8_t* ql = x.ql + 64 * half;
@@ -142,16 +138,16 @@ LARQL_AVX2 float dot_q6_k(const uint8_t* w, const uint8_t* a, int64_t nb) {
       q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
       for (int k = 0; k < 4; ++k) {
         const __m256i yy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 128 * half + 32 * k));
-        const __m256i p = _mm256_maddubs_epi16(q[k], yy);  // codes 0..63: no saturation
+        // codes 0..63 and 32: no int16 saturation; the difference is (code - 32) * y per pair
+        const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], yy), _mm256_maddubs_epi16(m32, yy));
         const __m256i s = _mm256_setr_epi16(sc[2 * k], sc[2 * k], sc[2 * k], sc[2 * k], sc[2 * k], sc[2 * k], sc[2 * k], sc[2 * k],
                                             sc[2 * k + 1], sc[2 * k + 1], sc[2 * k + 1], sc[2 * k + 1], sc[2 * k + 1],
                                             sc[2 * k + 1], sc[2 * k + 1], sc[2 * k + 1]);
         sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
       }
     }
-    const float d = load_half(x.d) * q8k_d(y[i]);
+    const float d = q8k_d(y[i]) * load_half(x.d);
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-    acc = _mm256_add_ps(acc, _mm256_setr_ps(-32.0f * d * static_cast<float>(corr), 0, 0, 0, 0, 0, 0, 0));
   }
   return hsum(acc);
 }

@@ -70,7 +70,7 @@ TEST_P(Parity, LogitsAndGreedy) {
   // its own batch result by 0.079 when run token by token; see docs/numerics.md.
   // The bound is the measured LARQL error rounded up, not the 0.05.
   if (stem == "facts-Q8_0") tol = 0.2;
-  if (stem == "facts-Q4_K_M") tol = 0.1;
+  if (stem == "facts-Q4_K_M") tol = 0.2;  // 0.082 scalar, 0.185 AVX2: accumulation order alone moves it
   if (stem == "tiny-gemma3-Q4_K_M") tol = 0.06;  // ik_llama.cpp reference, whose kernels differ per batch size by 0.022
   const int64_t V = model->hparams().n_vocab;
 
