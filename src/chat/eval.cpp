@@ -49,6 +49,9 @@ class LoopObject : public Object, public std::enable_shared_from_this<LoopObject
     return "<LoopContext " + std::to_string(index + 1) + "/" + std::to_string(items_->size()) + ">";
   }
 
+  // Drops what loop.changed() remembered: it may refer back to the loop.
+  void forget() { last_ = Value(); }
+
   Value get_attr(const std::string& name) const override {
     const auto n = static_cast<int64_t>(items_->size());
     const auto i = static_cast<int64_t>(index);
@@ -107,14 +110,19 @@ struct Evaluator::Nest {
 };
 
 Evaluator::~Evaluator() {
-  for (auto& w : captured_)
-    if (auto f = w.lock()) f->vars.clear();
   for (auto& w : namespaces_)
     if (auto ns = w.lock()) ns->clear();
 }
 
 std::shared_ptr<Namespace> Evaluator::make_namespace() {
-  auto ns = std::make_shared<Namespace>();
+  charge(16);
+  // Not make_shared: a dead namespace's memory is freed even while the
+  // registry still holds its weak_ptr.
+  std::shared_ptr<Namespace> ns(new Namespace());
+  if (namespaces_.size() >= namespaces_pruned_at_) {
+    std::erase_if(namespaces_, [](const std::weak_ptr<Namespace>& w) { return w.expired(); });
+    namespaces_pruned_at_ = std::max<size_t>(64, namespaces_.size() * 2);
+  }
   namespaces_.push_back(ns);
   return ns;
 }
@@ -142,7 +150,7 @@ std::string Evaluator::render(const Body& body, const Value& context) {
   if (context.is_dict())
     for (const auto& kv : context.entries())
       if (kv.first.is_string()) root->vars[kv.first.get_string()] = kv.second;
-  captured_.push_back(root);
+  root_ = root;
   frame_ = root;
   std::string out;
   out_ = &out;
@@ -281,6 +289,10 @@ Evaluator::Flow Evaluator::exec_for(const Node& n) {
   auto shared = std::make_shared<const std::vector<Value>>(std::move(items));
   auto loop = std::make_shared<LoopObject>(shared);
   const Value loop_value = Value::object(loop);
+  struct Forget {
+    LoopObject& l;
+    ~Forget() { l.forget(); }
+  } forget{*loop};
   for (size_t i = 0; i < shared->size(); ++i) {
     charge(1);
     loop->index = i;
@@ -308,14 +320,14 @@ void Evaluator::exec_set(const Node& n) {
 }
 
 Value Evaluator::make_macro(const std::string& name, const std::vector<MacroParam>* params, const Body* body,
-                            std::shared_ptr<Frame> closure) {
-  captured_.push_back(closure);
-  return Value::function(name, [name, params, body, closure](Evaluator& ev, CallArgs& args) -> Value {
+                            const std::shared_ptr<Frame>& closure) {
+  std::weak_ptr<Frame> weak = closure;
+  return Value::function(name, [name, params, body, weak](Evaluator& ev, CallArgs& args) -> Value {
     if (ev.call_depth_ >= ev.opt_.limits.max_call_depth)
       fail("macro '" + name + "' recursion deeper than " + std::to_string(ev.opt_.limits.max_call_depth));
     ++ev.call_depth_;
-    auto f = child_of(closure);
-    ev.captured_.push_back(f);
+    auto parent = weak.lock();
+    auto f = child_of(parent ? parent : ev.root_);
     size_t next_pos = 0;
     std::vector<bool> used_kw(args.kw.size(), false);
     auto saved = ev.frame_;

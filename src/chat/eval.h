@@ -16,7 +16,7 @@ namespace larql::chat {
 
 struct Limits {
   size_t max_output = size_t{64} << 20;  // bytes written, and the largest string or list built
-  uint64_t max_steps = 50'000'000;        // expression evaluations + statements + bulk work
+  uint64_t max_steps = 10'000'000;        // expression evaluations + statements + bulk work
   int max_call_depth = 64;                // macro / caller() recursion
   int max_nesting = 400;                  // evaluator recursion (expressions within statements within calls)
 };
@@ -65,10 +65,11 @@ class Evaluator {
   uint64_t written_ = 0;
   int call_depth_ = 0;
   int nesting_ = 0;
-  // Frames captured by macros and namespaces created while rendering: cleared
-  // at the end so that reference cycles through them are freed.
-  std::vector<std::weak_ptr<Frame>> captured_;
+  std::shared_ptr<Frame> root_;
+  // Namespaces are the only mutable containers, so every reference cycle runs
+  // through one; they are emptied when the render ends to free such cycles.
   std::vector<std::weak_ptr<Namespace>> namespaces_;
+  size_t namespaces_pruned_at_ = 64;
 
   void write(const std::string& s);
   Flow exec(const Body& body);
@@ -89,8 +90,10 @@ class Evaluator {
   Value eval_slice(const Expr& e);
   Value eval_compare(const Expr& e);
   void eval_args(const Expr& e, CallArgs& out);
+  // Macros hold their defining frame weakly (no frame -> macro -> frame cycle);
+  // one called after that frame is gone sees the top-level variables.
   Value make_macro(const std::string& name, const std::vector<MacroParam>* params, const Body* body,
-                   std::shared_ptr<Frame> closure);
+                   const std::shared_ptr<Frame>& closure);
 };
 
 // Binary operators with Python semantics ("+", "-", "*", "/", "//", "%", "**").

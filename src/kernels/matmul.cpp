@@ -26,7 +26,13 @@ void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, Thread
     pool.parallel_for(n_out, [&](int64_t r0, int64_t r1, int) {
       for (int64_t r = r0; r < r1; ++r) {
         const uint8_t* row = w.data + static_cast<uint64_t>(r) * w.row_bytes;
-        for (int64_t t = 0; t < n_tok; ++t) y[t * n_out + r] = qdot::dot(w.type, row, a + ab * t, n_in);
+        int64_t t = 0;
+        for (; t + 4 <= n_tok; t += 4) {
+          float o[4];
+          qdot::dot4(w.type, row, a + ab * t, ab, n_in, o);
+          for (int k = 0; k < 4; ++k) y[(t + k) * n_out + r] = o[k];
+        }
+        for (; t < n_tok; ++t) y[t * n_out + r] = qdot::dot(w.type, row, a + ab * t, n_in);
       }
     });
     return;

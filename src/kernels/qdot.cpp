@@ -350,6 +350,20 @@ float dot(GGMLType w, const uint8_t* wr, const uint8_t* a, int64_t n) {
   return dot_scalar(w, wr, a, n);
 }
 
+void dot4(GGMLType w, const uint8_t* wr, const uint8_t* a, size_t stride, int64_t n, float* out) {
+  if (use_avx2()) {
+    switch (w) {
+      case GGMLType::Q4_K: case GGMLType::Q5_K:
+        avx2::dot_q4_k_x4(wr, a, stride, n / 256, w == GGMLType::Q5_K, out);
+        return;
+      case GGMLType::Q6_K: avx2::dot_q6_k_x4(wr, a, stride, n / 256, out); return;
+      case GGMLType::Q8_0: avx2::dot_q8_0_x4(wr, a, stride, n / 32, out); return;
+      default: break;
+    }
+  }
+  for (int t = 0; t < 4; ++t) out[t] = dot(w, wr, a + t * stride, n);
+}
+
 float dot_scalar(GGMLType w, const uint8_t* wr, const uint8_t* a, int64_t n) {
   switch (w) {
     case GGMLType::Q8_0: return dot_q8_0(wr, a, n / 32);

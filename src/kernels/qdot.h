@@ -21,6 +21,9 @@ bool supported(GGMLType weight_type);
 // sum_i w[i] * x[i] for one weight row and one quantized activation row.
 // Uses the best SIMD variant the CPU has (AVX2) unless LARQL_FORCE_SCALAR is set.
 float dot(GGMLType weight_type, const uint8_t* w_row, const uint8_t* act, int64_t n);
+// dot() for 4 activation rows at once (a, a + stride, ...): out[0..3]. Same
+// results as four dot() calls; faster where the weight block is unpacked once.
+void dot4(GGMLType weight_type, const uint8_t* w_row, const uint8_t* act, size_t act_stride, int64_t n, float* out);
 // The portable reference every SIMD variant is tested against.
 float dot_scalar(GGMLType weight_type, const uint8_t* w_row, const uint8_t* act, int64_t n);
 

@@ -65,12 +65,14 @@ LARQL_AVX2 float dot_q4_0(const uint8_t* w, const uint8_t* a, int64_t nb) {
   return hsum(acc);
 }
 
-// Q4_K / Q5_K: 8 sub-blocks of 32 with 6-bit (scale, min); min part via Q8_K's per-16 sums.
-LARQL_AVX2 float dot_q4_k(const uint8_t* w, const uint8_t* a, int64_t nb, bool five) {
-  const auto* y = reinterpret_cast<const BlockQ8_K*>(a);
+// Q4_K / Q5_K: 8 sub-blocks of 32 with 6-bit (scale, min); min part via Q8_K's
+// per-16 sums. NT activation rows share each unpacked weight block (prefill).
+template <int NT>
+LARQL_AVX2 void dot_q4_k_n(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb, bool five, float* out) {
   const __m256i m4 = _mm256_set1_epi8(0x0F);
-  __m256 acc = _mm256_setzero_ps();
-  __m128 acc_m = _mm_setzero_ps();  // mins: 4 lanes, each two sub-blocks' min * (sum of their 32 activations)
+  __m256 acc[NT];
+  __m128 acc_m[NT];  // mins: 4 lanes, each two sub-blocks' min * (sum of their 32 activations)
+  for (int t = 0; t < NT; ++t) { acc[t] = _mm256_setzero_ps(); acc_m[t] = _mm_setzero_ps(); }
   for (int64_t i = 0; i < nb; ++i) {
     const uint8_t *scales, *qs, *qh = nullptr;
     float xd, xdmin;
@@ -83,16 +85,21 @@ LARQL_AVX2 float dot_q4_k(const uint8_t* w, const uint8_t* a, int64_t nb, bool f
     }
     int sc[8], mn[8];
     for (int j = 0; j < 8; ++j) unpack_scale_min_k4(scales, j, &sc[j], &mn[j]);
-    int lane_m[4];
-    for (int l = 0; l < 4; ++l) {
-      int16_t b[4];
-      std::memcpy(b, y[i].bsums + 8 * l, 8);
-      lane_m[l] = mn[2 * l] * (b[0] + b[1]) + mn[2 * l + 1] * (b[2] + b[3]);
+    const BlockQ8_K* y[NT];
+    __m256i sumi[NT];
+    for (int t = 0; t < NT; ++t) {
+      y[t] = reinterpret_cast<const BlockQ8_K*>(a + t * a_stride) + i;
+      int lane_m[4];
+      for (int l = 0; l < 4; ++l) {
+        int16_t b[4];
+        std::memcpy(b, y[t]->bsums + 8 * l, 8);
+        lane_m[l] = mn[2 * l] * (b[0] + b[1]) + mn[2 * l + 1] * (b[2] + b[3]);
+      }
+      acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(-q8k_d(*y[t]) * xdmin),
+                              _mm_cvtepi32_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(lane_m))), acc_m[t]);
+      sumi[t] = _mm256_setzero_si256();
     }
-    const float yd = q8k_d(y[i]);
-    acc_m = _mm_fmadd_ps(_mm_set1_ps(-yd * xdmin), _mm_cvtepi32_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(lane_m))), acc_m);
-    __m256i sumi = _mm256_setzero_si256();
-    __m256i hbits = qh ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh)) : _mm256_setzero_si256();
+    const __m256i hbits = qh ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh)) : _mm256_setzero_si256();
     for (int c = 0; c < 4; ++c) {
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c));
       __m256i lo = _mm256_and_si256(q, m4);
@@ -102,28 +109,51 @@ LARQL_AVX2 float dot_q4_k(const uint8_t* w, const uint8_t* a, int64_t nb, bool f
         lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * c), one), 4));
         hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * c + 1), one), 4));
       }
-      const __m256i ylo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 64 * c));
-      const __m256i yhi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 64 * c + 32));
-      const __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ylo), _mm256_set1_epi16(static_cast<int16_t>(sc[2 * c])));
-      const __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi), _mm256_set1_epi16(static_cast<int16_t>(sc[2 * c + 1])));
-      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(plo, phi));
+      const __m256i slo = _mm256_set1_epi16(static_cast<int16_t>(sc[2 * c]));
+      const __m256i shi = _mm256_set1_epi16(static_cast<int16_t>(sc[2 * c + 1]));
+      for (int t = 0; t < NT; ++t) {
+        const __m256i ylo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[t]->qs + 64 * c));
+        const __m256i yhi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[t]->qs + 64 * c + 32));
+        const __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ylo), slo);
+        const __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi), shi);
+        sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(plo, phi));
+      }
     }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(yd * xd), _mm256_cvtepi32_ps(sumi), acc);
+    for (int t = 0; t < NT; ++t)
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(q8k_d(*y[t]) * xd), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
   }
-  acc_m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
-  acc_m = _mm_add_ss(acc_m, _mm_movehdup_ps(acc_m));
-  return hsum(acc) + _mm_cvtss_f32(acc_m);
+  for (int t = 0; t < NT; ++t) {
+    __m128 m = _mm_add_ps(acc_m[t], _mm_movehl_ps(acc_m[t], acc_m[t]));
+    m = _mm_add_ss(m, _mm_movehdup_ps(m));
+    out[t] = hsum(acc[t]) + _mm_cvtss_f32(m);
+  }
 }
 
-// Q6_K: codes 0..63 minus 32, one int8 scale per 16; the -32 is applied through Q8_K's per-16 sums.
-LARQL_AVX2 float dot_q6_k(const uint8_t* w, const uint8_t* a, int64_t nb) {
-  const auto* y = reinterpret_cast<const BlockQ8_K*>(a);
-  const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
-  __m256 acc = _mm256_setzero_ps();
+LARQL_AVX2 float dot_q4_k(const uint8_t* w, const uint8_t* a, int64_t nb, bool five) {
+  float r;
+  dot_q4_k_n<1>(w, a, 0, nb, five, &r);
+  return r;
+}
+
+void dot_q4_k_x4(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb, bool five, float* out) {
+  dot_q4_k_n<4>(w, a, a_stride, nb, five, out);
+}
+
+// Q6_K: codes 0..63 minus 32 (subtracted inside the int16 pair sums, as ggml
+// does), one int8 scale per 16. NT activation rows per unpacked weight block.
+template <int NT>
+LARQL_AVX2 void dot_q6_k_n(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb, float* out) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
+  __m256 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t i = 0; i < nb; ++i) {
     const auto& x = reinterpret_cast<const BlockQ6_K*>(w)[i];
-    const __m256i m32 = _mm256_set1_epi8(32);
-    __m256i sumi = _mm256_setzero_si256();
+    const BlockQ8_K* y[NT];
+    __m256i sumi[NT];
+    for (int t = 0; t < NT; ++t) {
+      y[t] = reinterpret_cast<const BlockQ8_K*>(a + t * a_stride) + i;
+      sumi[t] = _mm256_setzero_si256();
+    }
     for (int half = 0; half < 2; ++half) {
       const uint8_t* ql = x.ql + 64 * half;
       const uint8_t* qh = x.qh + 32 * half;
@@ -137,19 +167,53 @@ LARQL_AVX2 float dot_q6_k(const uint8_t* w, const uint8_t* a, int64_t nb) {
       q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
       q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
       for (int k = 0; k < 4; ++k) {
-        const __m256i yy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 128 * half + 32 * k));
-        // codes 0..63 and 32: no int16 saturation; the difference is (code - 32) * y per pair
-        const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], yy), _mm256_maddubs_epi16(m32, yy));
-        const __m256i s = _mm256_setr_epi16(sc[2 * k], sc[2 * k], sc[2 * k], sc[2 * k], sc[2 * k], sc[2 * k], sc[2 * k], sc[2 * k],
-                                            sc[2 * k + 1], sc[2 * k + 1], sc[2 * k + 1], sc[2 * k + 1], sc[2 * k + 1],
-                                            sc[2 * k + 1], sc[2 * k + 1], sc[2 * k + 1]);
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
+        const int16_t s0 = sc[2 * k], s1 = sc[2 * k + 1];
+        const __m256i s = _mm256_setr_epi16(s0, s0, s0, s0, s0, s0, s0, s0, s1, s1, s1, s1, s1, s1, s1, s1);
+        for (int t = 0; t < NT; ++t) {
+          const __m256i yy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[t]->qs + 128 * half + 32 * k));
+          const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], yy), _mm256_maddubs_epi16(m32, yy));
+          sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(p, s));
+        }
       }
     }
-    const float d = q8k_d(y[i]) * load_half(x.d);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    for (int t = 0; t < NT; ++t)
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(q8k_d(*y[t]) * load_half(x.d)), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
   }
-  return hsum(acc);
+  for (int t = 0; t < NT; ++t) out[t] = hsum(acc[t]);
+}
+
+LARQL_AVX2 float dot_q6_k(const uint8_t* w, const uint8_t* a, int64_t nb) {
+  float r;
+  dot_q6_k_n<1>(w, a, 0, nb, &r);
+  return r;
+}
+
+void dot_q6_k_x4(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb, float* out) {
+  dot_q6_k_n<4>(w, a, a_stride, nb, out);
+}
+
+// Q8_0 for NT activation rows.
+template <int NT>
+LARQL_AVX2 void dot_q8_0_n(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb, float* out) {
+  const auto* x = reinterpret_cast<const BlockQ8_0*>(w);
+  __m256 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i) {
+    const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs));
+    const __m256i ax = _mm256_sign_epi8(qx, qx);
+    const float xd = load_half(x[i].d);
+    for (int t = 0; t < NT; ++t) {
+      const auto& y = reinterpret_cast<const BlockQ8_0*>(a + t * a_stride)[i];
+      const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs));
+      const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(qy, qx)), _mm256_set1_epi16(1));
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xd * load_half(y.d)), _mm256_cvtepi32_ps(p), acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) out[t] = hsum(acc[t]);
+}
+
+void dot_q8_0_x4(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb, float* out) {
+  dot_q8_0_n<4>(w, a, a_stride, nb, out);
 }
 
 LARQL_AVX2 float dot_f32(const float* x, const float* y, int64_t n) {

@@ -193,3 +193,22 @@ TEST(QDot, SimdMatchesScalar) {
   }
   EXPECT_EQ(checked, 15);
 }
+
+// The 4-row kernels give bit-identical results to four single-row calls.
+TEST(QDot, FourRowKernelsEqualSingleRows) {
+  const int64_t n = 1024;
+  for (GGMLType t : {GGMLType::Q8_0, GGMLType::Q4_0, GGMLType::Q4_K, GGMLType::Q5_K, GGMLType::Q6_K, GGMLType::F16}) {
+    auto w = randv(n, 21);
+    std::vector<uint8_t> wq(ggml_row_size(t, n));
+    quantize_row(t, w.data(), wq.data(), n);
+    const size_t ab = qdot::act_bytes(t, n);
+    std::vector<uint8_t> act(4 * ab);
+    for (int k = 0; k < 4; ++k) {
+      auto x = randv(n, 30 + k);
+      qdot::quantize_act(t, x.data(), n, act.data() + k * ab);
+    }
+    float o[4];
+    qdot::dot4(t, wq.data(), act.data(), ab, n, o);
+    for (int k = 0; k < 4; ++k) EXPECT_EQ(o[k], qdot::dot(t, wq.data(), act.data() + k * ab, n)) << ggml_type_name(uint32_t(t));
+  }
+}
