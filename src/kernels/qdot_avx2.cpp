@@ -83,20 +83,24 @@ LARQL_AVX2 void dot_q4_k_n(const uint8_t* w, const uint8_t* a, size_t a_stride, 
       const auto& x = reinterpret_cast<const BlockQ4_K*>(w)[i];
       scales = x.scales; qs = x.qs; xd = load_half(x.d); xdmin = load_half(x.dmin);
     }
-    int sc[8], mn[8];
-    for (int j = 0; j < 8; ++j) unpack_scale_min_k4(scales, j, &sc[j], &mn[j]);
+    // Unpack the 8 six-bit scales and mins word-wise (bytes 0-3 hold sc/mn 0-3 in
+    // their low 6 bits and the top bits of 4-7; bytes 8-11 the low nibbles of 4-7).
+    uint32_t wd[3];
+    std::memcpy(wd, scales, 12);
+    const uint32_t sc_w[2] = {wd[0] & 0x3f3f3f3fu, (wd[2] & 0x0f0f0f0fu) | (((wd[0] >> 6) & 0x03030303u) << 4)};
+    const uint32_t mn_w[2] = {wd[1] & 0x3f3f3f3fu, ((wd[2] >> 4) & 0x0f0f0f0fu) | (((wd[1] >> 6) & 0x03030303u) << 4)};
+    uint8_t sc[8];
+    std::memcpy(sc, sc_w, 8);
+    const __m128i mins16 = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn_w)));
     const BlockQ8_K* y[NT];
     __m256i sumi[NT];
     for (int t = 0; t < NT; ++t) {
       y[t] = reinterpret_cast<const BlockQ8_K*>(a + t * a_stride) + i;
-      int lane_m[4];
-      for (int l = 0; l < 4; ++l) {
-        int16_t b[4];
-        std::memcpy(b, y[t]->bsums + 8 * l, 8);
-        lane_m[l] = mn[2 * l] * (b[0] + b[1]) + mn[2 * l + 1] * (b[2] + b[3]);
-      }
-      acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(-q8k_d(*y[t]) * xdmin),
-                              _mm_cvtepi32_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(lane_m))), acc_m[t]);
+      // per sub-block sums of 32 activations (pairs of Q8_K's per-16 sums) times the mins
+      const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[t]->bsums));
+      const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[t]->bsums + 16));
+      const __m128i prod = _mm_madd_epi16(mins16, _mm_hadd_epi16(b0, b1));
+      acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(-q8k_d(*y[t]) * xdmin), _mm_cvtepi32_ps(prod), acc_m[t]);
       sumi[t] = _mm256_setzero_si256();
     }
     const __m256i hbits = qh ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh)) : _mm256_setzero_si256();
@@ -167,8 +171,7 @@ LARQL_AVX2 void dot_q6_k_n(const uint8_t* w, const uint8_t* a, size_t a_stride, 
       q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
       q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
       for (int k = 0; k < 4; ++k) {
-        const int16_t s0 = sc[2 * k], s1 = sc[2 * k + 1];
-        const __m256i s = _mm256_setr_epi16(s0, s0, s0, s0, s0, s0, s0, s0, s1, s1, s1, s1, s1, s1, s1, s1);
+        const __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
         for (int t = 0; t < NT; ++t) {
           const __m256i yy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[t]->qs + 128 * half + 32 * k));
           const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], yy), _mm256_maddubs_epi16(m32, yy));
