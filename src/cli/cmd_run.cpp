@@ -17,7 +17,7 @@ std::vector<int32_t> parse_token_list(const std::string& s, int64_t n_vocab);
 namespace {
 
 struct GenOpts {
-  std::string model, prompt, prompt_ids, chat_template, system;
+  std::string model, prompt, prompt_ids, chat_template, system, kv = "f32";
   int64_t n_predict = 128;
   int64_t ctx = 0;
   int threads = 0;
@@ -42,6 +42,13 @@ void add_generation_options(CLI::App* sub, GenOpts& o) {
   sub->add_option("--stop", o.stop, "Stop string (repeatable)");
   sub->add_option("-c,--ctx", o.ctx, "Context length in tokens (default: min(model, 4096))");
   sub->add_option("-t,--threads", o.threads, "Threads (default: all cores)");
+  sub->add_option("--kv", o.kv, "KV cache type: f32|f16")->default_val("f32");
+}
+
+KVType kv_type_from(const GenOpts& o) {
+  if (o.kv == "f32") return KVType::F32;
+  if (o.kv == "f16") return KVType::F16;
+  throw Error("--kv must be f32 or f16");
 }
 
 SamplingParams sampling_from(const GenOpts& o) {
@@ -63,6 +70,7 @@ Session make_session(const Model& m, const GenOpts& o) {
   SessionOptions so;
   so.n_threads = o.threads;
   so.n_ctx = o.ctx;
+  so.kv_type = kv_type_from(o);
   return Session(m, so);
 }
 
@@ -74,6 +82,7 @@ int chat_loop(const Model& model, const GenOpts& o) {
   SessionOptions so;
   so.n_threads = o.threads;
   so.n_ctx = o.ctx;
+  so.kv_type = kv_type_from(o);
   Session s(model, so);
   std::vector<int32_t> cached;
   std::vector<chat::Message> msgs;

@@ -48,6 +48,9 @@ err=$(echo "hello" | "$LARQL" chat "$facts" -n 4 2>&1 >/dev/null); rc=$?
 # with a built-in template, two turns stream replies
 out=$(printf 'What is the capital of France?\nAnd of Germany?\n' | "$LARQL" chat "$facts" --chat-template chatml -n 8 --greedy 2>/dev/null)
 [ "$(echo "$out" | grep -c .)" -ge 1 ] && ok || fail "chat produced no reply"
+out=$("$LARQL" run "$facts" "The capital of France is" --greedy -n 16 --kv f16 2>/dev/null)
+[ "$out" = " Paris." ] && ok || fail "f16 KV run gave '$out'"
+expect_fail "$LARQL" run "$facts" "x" --kv q4
 expect_fail "$LARQL" run "$facts" --prompt-ids 1,2,99999
 expect_fail "$LARQL" run "$facts" "x" --seed abc
 expect_fail "$LARQL" run "$facts" "x" -c 2
