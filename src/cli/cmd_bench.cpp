@@ -12,6 +12,7 @@
 #include <random>
 
 #include "cli/commands.h"
+#include "cli/model_path.h"
 #include "engine/session.h"
 #include "util/cpu.h"
 #include "util/error.h"
@@ -103,13 +104,16 @@ nlohmann::json llama_bench(const std::string& bin, const std::string& model, int
 Runner add_bench(CLI::App& app) {
   auto* sub = app.add_subcommand("bench", "Prefill (pp) and decode (tg) speed, per-stage split, bandwidth");
   struct Opts {
-    std::string model, vs;
+    std::string model, vs, vindex;
+    int64_t knn_k = 10;
     int64_t p = 512, n = 128;
     int t = 0, r = 3;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
-  sub->add_option("MODEL", o->model, "GGUF file or safetensors folder")->required();
+  sub->add_option("MODEL", o->model, "GGUF file, safetensors folder or vindex");
+  sub->add_option("--vindex", o->vindex, "Instead: gate-KNN latency per layer of this vindex");
+  sub->add_option("--knn-k", o->knn_k, "Top-k for --vindex")->default_val(10);
   sub->add_option("-p,--n-prompt", o->p, "Prompt tokens for the pp test (0 = skip)")->default_val(512);
   sub->add_option("-n,--n-gen", o->n, "Generated tokens for the tg test (0 = skip)")->default_val(128);
   sub->add_option("-t,--threads", o->t, "Threads (default: all cores)");
@@ -118,7 +122,9 @@ Runner add_bench(CLI::App& app) {
   sub->add_option("--vs-llama-bench", o->vs, "Also run this llama-bench binary on the same file and print the ratio");
   return [=]() {
     if (o->r < 1) throw Error("-r must be at least 1");
-    auto model = Model::load(o->model);
+    if (!o->vindex.empty()) return bench_vindex(o->vindex, o->knn_k, o->r, o->t, o->json);
+    if (o->model.empty()) throw Error("bench: give MODEL or --vindex DIR");
+    auto model = load_model(o->model);
     const int threads = o->t > 0 ? o->t : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     std::vector<TestResult> results;
     if (o->p > 0) results.push_back(run_test(*model, o->p, 0, o->r, threads, 1));

@@ -169,7 +169,7 @@ Runner add_info(CLI::App& app) {
   sub->add_option("MODEL", *path, "GGUF file or safetensors folder/file")->required();
   sub->add_flag("--json", *json, "Print one JSON object");
   return [=]() {
-    nlohmann::json j = model_is_gguf(*path) ? info_gguf(*path) : info_safetensors(*path);
+    nlohmann::json j = is_vindex_path(*path) ? info_vindex(*path) : model_is_gguf(*path) ? info_gguf(*path) : info_safetensors(*path);
     if (*json) std::printf("%s\n", j.dump().c_str());
     else print_human(j);
     return 0;

@@ -32,7 +32,7 @@ Runner add_logits(CLI::App& app) {
   return [=]() {
     if (o->out.empty() && !o->json) throw Error("logits: give --out FILE or --json");
     if (o->kv != "f32" && o->kv != "f16") throw Error("--kv must be f32 or f16");
-    auto model = Model::load(o->model);
+    auto model = load_model(o->model);
     auto toks = parse_token_list(o->tokens, model->hparams().n_vocab);
     if (toks.empty()) throw Error("--tokens is empty");
     SessionOptions so;

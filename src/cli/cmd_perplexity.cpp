@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/model_path.h"
 #include "engine/session.h"
 #include "util/error.h"
 
@@ -38,7 +39,7 @@ Runner add_perplexity(CLI::App& app) {
     if (!in) throw Error("cannot read '" + o->file + "'");
     std::stringstream ss;
     ss << in.rdbuf();
-    auto model = Model::load(o->model);
+    auto model = load_model(o->model);
     const Tokenizer& tok = model->tokenizer();
     std::vector<int32_t> tokens = tok.encode(ss.str(), true, false);
     const int64_t n_ctx = o->ctx;

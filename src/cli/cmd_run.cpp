@@ -7,6 +7,7 @@
 
 #include "chat/chat.h"
 #include "cli/commands.h"
+#include "cli/model_path.h"
 #include "engine/generate.h"
 #include "util/error.h"
 
@@ -132,7 +133,7 @@ Runner add_run(CLI::App& app) {
   sub->add_option("--system", o->system, "Chat mode: system message");
   add_generation_options(sub, *o);
   return [=]() {
-    auto model = Model::load(o->model);
+    auto model = load_model(o->model);
     if (o->prompt.empty() && o->prompt_ids.empty()) return chat_loop(*model, *o);
     const Tokenizer& tok = model->tokenizer();
     std::vector<int32_t> prompt = !o->prompt_ids.empty() ? parse_token_list(o->prompt_ids, model->hparams().n_vocab)
@@ -178,7 +179,7 @@ Runner add_chat(CLI::App& app) {
   sub->add_option("--system", o->system, "System message");
   add_generation_options(sub, *o);
   return [=]() {
-    auto model = Model::load(o->model);
+    auto model = load_model(o->model);
     return chat_loop(*model, *o);
   };
 }

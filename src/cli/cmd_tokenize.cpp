@@ -16,6 +16,7 @@ namespace larql::cli {
 namespace {
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
+  if (is_vindex_path(path)) return load_vindex_tokenizer(path);
   if (model_is_gguf(path)) {
     auto f = gguf::File::open(path);
     return Tokenizer::from_gguf(*f);

@@ -24,6 +24,11 @@ int main(int argc, char** argv) {
   reg("run", larql::cli::add_run(app));
   reg("chat", larql::cli::add_chat(app));
   reg("bench", larql::cli::add_bench(app));
+  reg("serve", larql::cli::add_serve(app));
+  reg("extract", larql::cli::add_extract(app));
+  reg("verify", larql::cli::add_verify(app));
+  reg("lql", larql::cli::add_lql(app));
+  reg("repl", larql::cli::add_repl(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -26,5 +26,8 @@ struct AttentionParams {
 // holds positions 0..pos0+n-1. out: [n, n_head*dv]. Causal.
 void attend(const AttentionParams& p, const KVCacheView& kv, const float* q, int64_t n, int64_t pos0, float* out,
             ThreadPool& pool);
+// The plain per-(query, head) loop attend() is tested against (same contract).
+void attend_reference(const AttentionParams& p, const KVCacheView& kv, const float* q, int64_t n, int64_t pos0,
+                      float* out, ThreadPool& pool);
 
 }  // namespace larql

@@ -22,13 +22,43 @@ Family family_for(const HParams& hp) {
   f.attn_scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim_k));
   const std::string& a = hp.arch;
   if (a == "llama") {
-    if (hp.n_expert > 0) throw Error("mixture-of-experts llama models (Mixtral) are not supported yet");
-  } else if (a == "qwen2") {
+    if (hp.n_expert > 0) {  // Mixtral: softmax over all experts, top-k renormalised
+      f.moe = true;
+      f.moe_norm_topk = true;
+    }
+  } else if (a == "qwen2" || a == "qwen2moe") {
     f.rope_mode = ops::RopeMode::Neox;
     f.qkv_bias = true;
-  } else if (a == "qwen3") {
+    if (a == "qwen2moe") {  // top-k softmax weights are used as they are, plus a gated shared expert
+      f.moe = true;
+      f.shared_expert = SharedExpert::SigmoidGated;
+    }
+  } else if (a == "qwen3" || a == "qwen3moe") {
     f.rope_mode = ops::RopeMode::Neox;
     f.qk_norm = true;
+    if (a == "qwen3moe") {
+      f.moe = true;
+      f.moe_norm_topk = true;
+    }
+  } else if (a == "deepseek2") {
+    if (hp.kv_lora_rank <= 0 || hp.rope_dim <= 0 || hp.rope_dim > hp.head_dim_k || hp.head_dim_v <= 0)
+      throw Error("deepseek2: kv_lora_rank, rope.dimension_count (<= key_length) and value_length must be positive");
+    f.mla = true;
+    f.moe = hp.n_expert > 0;
+    f.first_moe_layer = hp.n_layer_dense_lead;
+    f.gating = hp.expert_gating_func == 2 ? Gating::Sigmoid : Gating::Softmax;  // 0 (unset, V2 files) = softmax
+    f.moe_norm_topk = hp.expert_weights_norm;
+    f.moe_scale = static_cast<float>(hp.expert_weights_scale);
+    f.moe_selection_bias = f.gating == Gating::Sigmoid;
+    f.shared_expert = hp.n_expert_shared > 0 ? SharedExpert::Plain : SharedExpert::None;
+    f.expert_groups = hp.n_expert_groups;
+    f.expert_groups_used = hp.n_expert_groups_used;
+    f.group_score = f.gating == Gating::Sigmoid ? GroupScore::Top2Sum : GroupScore::Max;
+    // YaRN: the attention scale carries mscale^2; rope itself stays unscaled (see mla.cpp).
+    float mscale = 1.0f;
+    if ((hp.rope_scaling == "yarn" || hp.rope_scaling == "linear") && hp.rope_scale > 0)
+      mscale = 1.0f + static_cast<float>(hp.rope_yarn_log_mul * std::log(hp.rope_scale));
+    f.attn_scale = mscale * mscale / std::sqrt(static_cast<float>(hp.head_dim_k));
   } else if (a == "gemma2" || a == "gemma3") {
     f.rope_mode = ops::RopeMode::Neox;
     f.ffn = FFNKind::GeGLU;
@@ -57,7 +87,17 @@ Family family_for(const HParams& hp) {
     f.biases = true;
     f.gelu_fp16_table = true;
   } else {
-    throw Error("architecture '" + a + "' is not supported by the dense engine yet");
+    throw Error("architecture '" + a + "' is not supported by the engine yet");
+  }
+  if (f.moe) {
+    if (hp.n_expert_used <= 0 || hp.n_expert_used > hp.n_expert || hp.n_ff_exp <= 0)
+      throw Error(a + ": expert_used_count must be in 1..expert_count and expert_feed_forward_length positive");
+    if (f.expert_groups > 1 && (hp.n_expert % f.expert_groups != 0 || f.expert_groups_used <= 0 ||
+                                f.expert_groups_used > f.expert_groups ||
+                                f.expert_groups_used * (hp.n_expert / f.expert_groups) < hp.n_expert_used))
+      throw Error(a + ": expert_group_count must divide expert_count and the used groups must hold expert_used_count experts");
+    if (f.shared_expert == SharedExpert::SigmoidGated && hp.n_ff_shexp <= 0)
+      throw Error(a + ": expert_shared_feed_forward_length is missing");
   }
   return f;
 }

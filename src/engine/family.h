@@ -10,6 +10,9 @@ namespace larql {
 
 enum class NormKind { RMS, Layer };
 enum class FFNKind { SwiGLU, GeGLU, GELU };  // gate/up gated, or gpt2's single up + GELU
+enum class Gating { Softmax, Sigmoid };       // router scores: softmax over all experts, or per-expert sigmoid (DeepSeek V3)
+enum class SharedExpert { None, Plain, SigmoidGated };  // deepseek2: always added; qwen2moe: scaled by sigmoid(w . x)
+enum class GroupScore { Max, Top2Sum };       // DeepSeek group-limited routing: V2 ranks groups by their best expert, V3 by the sum of two
 
 struct Family {
   std::string arch;
@@ -31,10 +34,26 @@ struct Family {
   float rope_base_swa = 0;
   bool gelu_fp16_table = false;     // gpt2: GELU through llama.cpp's fp16 table; gemma: exact tanh form (HF, ik_llama.cpp)          // rope base of sliding layers (gemma3: 10000), 0 = same as global
 
+  // Mixture of experts: layers >= first_moe_layer route each row to its top-k experts (engine/moe.cpp).
+  bool moe = false;
+  int64_t first_moe_layer = 0;      // deepseek2's leading dense layers
+  Gating gating = Gating::Softmax;
+  bool moe_norm_topk = false;       // renormalise the k selected weights to sum 1 (mixtral, qwen3moe, DeepSeek V3)
+  float moe_scale = 1.0f;           // routed scaling factor (DeepSeek)
+  bool moe_selection_bias = false;  // exp_probs_b added to the scores for selection only (DeepSeek V3)
+  SharedExpert shared_expert = SharedExpert::None;
+  int64_t expert_groups = 0;        // > 1: pick expert_groups_used groups first, then top-k inside them
+  int64_t expert_groups_used = 0;
+  GroupScore group_score = GroupScore::Max;
+  // DeepSeek multi-head latent attention (engine/mla.cpp): the cache holds the
+  // normalised KV latent and the shared rope key, not per-head K/V.
+  bool mla = false;
+
   bool layer_is_swa(int64_t il, int64_t window) const;
+  bool layer_is_moe(int64_t il) const { return moe && il >= first_moe_layer; }
 };
 
-// Family switches for a model; throws larql::Error for architectures the dense engine cannot run.
+// Family switches for a model; throws larql::Error for architectures the engine cannot run.
 Family family_for(const HParams& hp);
 
 }  // namespace larql

@@ -12,6 +12,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "engine/mla.h"
+#include "engine/moe.h"
 #include "kernels/ops.h"
 #include "util/error.h"
 #include "util/half.h"
@@ -35,6 +37,8 @@ struct Session::KV {
 struct Session::Scratch {
   std::vector<float> x, h, tmp, q, k, v, att, g, u, a, qkv, head_in, head_out;
   std::vector<int64_t> pos;
+  MoEScratch moe;
+  MLAScratch mla;
 };
 
 Session::Session(const Model& model, const SessionOptions& opt)
@@ -48,8 +52,10 @@ Session::Session(const Model& model, const SessionOptions& opt)
     int nt = opt.n_threads > 0 ? opt.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     pool_ = std::make_shared<ThreadPool>(nt);
   }
-  const size_t kn = static_cast<size_t>(n_ctx_ * hp.n_head_kv * hp.head_dim_k);
-  const size_t vn = static_cast<size_t>(n_ctx_ * hp.n_head_kv * hp.head_dim_v);
+  // MLA caches one latent row per position in k (no v).
+  const bool mla = model.family().mla;
+  const size_t kn = static_cast<size_t>(n_ctx_ * (mla ? mla_cache_width(hp) : hp.n_head_kv * hp.head_dim_k));
+  const size_t vn = static_cast<size_t>(mla ? 1 : n_ctx_ * hp.n_head_kv * hp.head_dim_v);
   for (int64_t i = 0; i < hp.n_layer; ++i) {
     auto kv = std::make_unique<KV>();
     if (opt.kv_type == KVType::F32) {
@@ -157,7 +163,8 @@ class Forward {
   }
   void embed();
   void attention_block(int64_t il, const LayerWeights& L);
-  void ffn_block(const LayerWeights& L);
+  void mla_block(int64_t il, const LayerWeights& L);
+  void ffn_block(int64_t il, const LayerWeights& L);
   void observe(int64_t il, Sublayer which);
   void head();
 
@@ -192,7 +199,22 @@ void Forward::embed() {
   }
 }
 
+// DeepSeek MLA (engine/mla.cpp): latent cache per session, same output projection.
+void Forward::mla_block(int64_t il, const LayerWeights& L) {
+  std::vector<MLASequence> seqs;
+  for (const BatchItem& it : items_) {
+    Session& s = *it.session;
+    Session::KV& kv = *s.kv_[static_cast<size_t>(il)];
+    void* cache = s.kv_type() == KVType::F32 ? static_cast<void*>(kv.k32.get()) : static_cast<void*>(kv.k16.get());
+    seqs.push_back({cache, s.kv_type(), s.n_past(), it.n});
+  }
+  mla_attention(hp_, fam_, L, lead_.rope_config(il), S_.h.data(), N_, S_.pos.data(), seqs.data(), seqs.size(),
+                S_.att.data(), S_.mla, pool_);
+  matmul(L.wo, S_.att.data(), N_, S_.tmp.data(), pool_);
+}
+
 void Forward::attention_block(int64_t il, const LayerWeights& L) {
+  if (fam_.mla) return mla_block(il, L);
   const int64_t E = hp_.n_embd, H = hp_.n_head, HKV = hp_.n_head_kv, dk = hp_.head_dim_k, dv = hp_.head_dim_v;
   const int64_t q_dim = H * dk, kv_dim = HKV * dk, v_dim = HKV * dv, n = N_;
   const float eps = static_cast<float>(hp_.norm_eps);
@@ -260,8 +282,9 @@ void Forward::attention_block(int64_t il, const LayerWeights& L) {
   add_bias(S_.tmp.data(), L.bo.ptr(), n, E);
 }
 
-void Forward::ffn_block(const LayerWeights& L) {
+void Forward::ffn_block(int64_t il, const LayerWeights& L) {
   const int64_t F = hp_.n_ff, n = N_, E = hp_.n_embd;
+  if (fam_.layer_is_moe(il)) return moe_ffn(fam_, hp_, L, S_.h.data(), n, S_.tmp.data(), S_.moe, pool_, &lead_.moe_stats_);
   float* a = S_.a.data();
   if (fam_.fused_gate_up) {
     grow(S_.g, n * 2 * F);
@@ -357,7 +380,7 @@ void Forward::run() {
 
     norm_rows(S_.x.data(), L.ffn_norm, L.ffn_norm_b, S_.h.data(), E, n);
     t0 = clock::now();
-    ffn_block(L);
+    ffn_block(il, L);
     ffn_ms += since(t0);
     if (fam_.sandwich_norm) norm_rows(S_.tmp.data(), L.post_ffw_norm, Vec{}, S_.tmp.data(), E, n);
     for (int64_t i = 0; i < n * E; ++i) S_.x[static_cast<size_t>(i)] += S_.tmp[static_cast<size_t>(i)];

@@ -10,6 +10,7 @@
 
 #include "engine/attention.h"
 #include "engine/model.h"
+#include "engine/moe.h"
 #include "kernels/ops.h"
 #include "util/thread_pool.h"
 
@@ -75,6 +76,9 @@ class Session {
   const Model& model() const { return *model_; }
   const StageTimes& stage_times() const { return times_; }
   void clear_stage_times() { times_.clear(); }
+  // Routed-expert counters of MoE layers, accumulated like stage_times().
+  const MoEStats& moe_stats() const { return moe_stats_; }
+  void clear_moe_stats() { moe_stats_.clear(); }
   ThreadPool& pool() { return *pool_; }
   KVType kv_type() const { return opt_.kv_type; }
 
@@ -93,6 +97,7 @@ class Session {
   std::unique_ptr<Scratch> scratch_;
   LayerObserver observer_;
   StageTimes times_;
+  MoEStats moe_stats_;
 };
 
 }  // namespace larql

@@ -22,16 +22,21 @@ class Binder {
     if (t->ne.size() < 2 || t->ne[0] != n_in || t->rows() != n_out)
       throw Error("tensor '" + name + "' has shape " + shape(*t) + ", expected [" + std::to_string(n_in) + ", " +
                   std::to_string(n_out) + "]");
-    if (!can_dequantize(t->type))
-      throw Error("tensor '" + name + "' has type " + ggml_type_name(static_cast<uint32_t>(t->type)) +
-                  ", which LARQL cannot compute with");
-    WeightView w;
-    w.type = t->type;
-    w.data = t->data;
-    w.n_in = n_in;
-    w.n_out = n_out;
-    w.row_bytes = ggml_row_size(t->type, static_cast<uint64_t>(n_in));
-    return w;
+    return view(*t, n_in, n_out);
+  }
+
+  // An expert tensor [n_in, n_out, n_exp]; expert e is rows e*n_out .. (e+1)*n_out-1.
+  ExpertWeights experts(const std::string& name, int64_t n_in, int64_t n_out, int64_t n_exp) {
+    const TensorRef* t = s_.find(name);
+    if (!t) throw Error("model lacks tensor '" + name + "'");
+    if (t->ne.size() != 3 || t->ne[0] != n_in || t->ne[1] != n_out || t->ne[2] != n_exp)
+      throw Error("tensor '" + name + "' has shape " + shape(*t) + ", expected [" + std::to_string(n_in) + ", " +
+                  std::to_string(n_out) + ", " + std::to_string(n_exp) + "]");
+    ExpertWeights e;
+    e.w = view(*t, n_in, n_out);
+    e.n_expert = n_exp;
+    e.expert_bytes = e.w.row_bytes * static_cast<uint64_t>(n_out);
+    return e;
   }
 
   Vec vec(const std::string& name, int64_t n, bool required = true) {
@@ -51,6 +56,20 @@ class Binder {
   }
 
  private:
+  static WeightView view(const TensorRef& tr, int64_t n_in, int64_t n_out) {
+    const TensorRef* t = &tr;
+    const std::string& name = t->name;
+    if (!can_dequantize(t->type))
+      throw Error("tensor '" + name + "' has type " + ggml_type_name(static_cast<uint32_t>(t->type)) +
+                  ", which LARQL cannot compute with");
+    WeightView w;
+    w.type = t->type;
+    w.data = t->data;
+    w.n_in = n_in;
+    w.n_out = n_out;
+    w.row_bytes = ggml_row_size(t->type, static_cast<uint64_t>(n_in));
+    return w;
+  }
   static std::string shape(const TensorRef& t) {
     std::string s = "[";
     for (size_t i = 0; i < t.ne.size(); ++i) s += (i ? ", " : "") + std::to_string(t.ne[i]);
@@ -58,6 +77,38 @@ class Binder {
   }
   const ModelSource& s_;
 };
+
+// DeepSeek MLA: optional query compression (V2-Lite has a plain attn_q), the
+// KV latent plus shared rope key, and attn_kv_b expanding the latent per head.
+void bind_mla(Binder& b, const HParams& hp, int64_t i, LayerWeights& L) {
+  const int64_t E = hp.n_embd, H = hp.n_head, dk = hp.head_dim_k, nope = hp.head_dim_k - hp.rope_dim;
+  if (hp.q_lora_rank > 0) {
+    L.wq_a = b.mat(blk(i, "attn_q_a.weight"), E, hp.q_lora_rank);
+    L.q_a_norm = b.vec(blk(i, "attn_q_a_norm.weight"), hp.q_lora_rank);
+    L.wq_b = b.mat(blk(i, "attn_q_b.weight"), hp.q_lora_rank, H * dk);
+  } else {
+    L.wq = b.mat(blk(i, "attn_q.weight"), E, H * dk);
+  }
+  L.wkv_a = b.mat(blk(i, "attn_kv_a_mqa.weight"), E, hp.kv_lora_rank + hp.rope_dim);
+  L.kv_a_norm = b.vec(blk(i, "attn_kv_a_norm.weight"), hp.kv_lora_rank);
+  L.wkv_b = b.mat(blk(i, "attn_kv_b.weight"), hp.kv_lora_rank, H * (nope + hp.head_dim_v));
+}
+
+void bind_moe(Binder& b, const HParams& hp, const Family& fam, int64_t i, LayerWeights& L) {
+  const int64_t E = hp.n_embd, X = hp.n_expert, F = hp.n_ff_exp;
+  L.ffn_gate_inp = b.mat(blk(i, "ffn_gate_inp.weight"), E, X);
+  if (fam.moe_selection_bias) L.exp_probs_b = b.vec(blk(i, "exp_probs_b.bias"), X);
+  L.gate_exps = b.experts(blk(i, "ffn_gate_exps.weight"), E, F, X);
+  L.up_exps = b.experts(blk(i, "ffn_up_exps.weight"), E, F, X);
+  L.down_exps = b.experts(blk(i, "ffn_down_exps.weight"), F, E, X);
+  if (fam.shared_expert != SharedExpert::None) {
+    const int64_t SF = fam.shared_expert == SharedExpert::SigmoidGated ? hp.n_ff_shexp : F * hp.n_expert_shared;
+    if (fam.shared_expert == SharedExpert::SigmoidGated) L.ffn_gate_inp_shexp = b.vec(blk(i, "ffn_gate_inp_shexp.weight"), E);
+    L.ffn_gate_shexp = b.mat(blk(i, "ffn_gate_shexp.weight"), E, SF);
+    L.ffn_up_shexp = b.mat(blk(i, "ffn_up_shexp.weight"), E, SF);
+    L.ffn_down_shexp = b.mat(blk(i, "ffn_down_shexp.weight"), SF, E);
+  }
+}
 
 }  // namespace
 
@@ -79,7 +130,9 @@ ModelWeights bind_weights(const ModelSource& src, const HParams& hp, const Famil
     LayerWeights& L = m.layers[static_cast<size_t>(i)];
     L.attn_norm = b.vec(blk(i, "attn_norm.weight"), E);
     if (fam.biases) L.attn_norm_b = b.vec(blk(i, "attn_norm.bias"), E);
-    if (fam.fused_qkv) {
+    if (fam.mla) {
+      bind_mla(b, hp, i, L);
+    } else if (fam.fused_qkv) {
       L.wqkv = b.mat(blk(i, "attn_qkv.weight"), E, q_dim + kv_dim + v_dim);
       if (fam.biases) L.bqkv = b.vec(blk(i, "attn_qkv.bias"), q_dim + kv_dim + v_dim);
     } else {
@@ -96,17 +149,19 @@ ModelWeights bind_weights(const ModelSource& src, const HParams& hp, const Famil
       L.k_norm = b.vec(blk(i, "attn_k_norm.weight"), hp.head_dim_k);
     }
     L.wo = b.mat(blk(i, "attn_output.weight"), hp.n_head * hp.head_dim_v, E);
-    L.bo = b.vec(blk(i, "attn_output.bias"), E, fam.biases);
+    if (!fam.mla) L.bo = b.vec(blk(i, "attn_output.bias"), E, fam.biases);
     if (fam.sandwich_norm) L.post_attn_norm = b.vec(blk(i, "post_attention_norm.weight"), E);
     L.ffn_norm = b.vec(blk(i, "ffn_norm.weight"), E);
     if (fam.biases) L.ffn_norm_b = b.vec(blk(i, "ffn_norm.bias"), E);
-    if (fam.fused_gate_up) {
+    if (fam.layer_is_moe(i)) {
+      bind_moe(b, hp, fam, i, L);
+    } else if (fam.fused_gate_up) {
       L.ffn_up = b.mat(blk(i, "ffn_up.weight"), E, 2 * hp.n_ff);
     } else {
       if (fam.ffn != FFNKind::GELU) L.ffn_gate = b.mat(blk(i, "ffn_gate.weight"), E, hp.n_ff);
       L.ffn_up = b.mat(blk(i, "ffn_up.weight"), E, hp.n_ff);
     }
-    L.ffn_down = b.mat(blk(i, "ffn_down.weight"), hp.n_ff, E);
+    if (!fam.layer_is_moe(i)) L.ffn_down = b.mat(blk(i, "ffn_down.weight"), hp.n_ff, E);
     if (fam.biases) {
       L.ffn_up_b = b.vec(blk(i, "ffn_up.bias"), hp.n_ff);
       L.ffn_down_b = b.vec(blk(i, "ffn_down.bias"), E);

@@ -17,6 +17,20 @@ struct Vec {
   const float* ptr() const { return v.empty() ? nullptr : v.data(); }
 };
 
+// A 3-D expert tensor [n_in, n_out, n_expert]: expert e is the WeightView of
+// its n_out rows, expert_bytes further into the mapping than expert e-1.
+struct ExpertWeights {
+  WeightView w;  // expert 0
+  int64_t n_expert = 0;
+  uint64_t expert_bytes = 0;
+  WeightView at(int64_t e) const {
+    WeightView v = w;
+    v.data += static_cast<uint64_t>(e) * expert_bytes;
+    return v;
+  }
+  bool valid() const { return w.valid(); }
+};
+
 struct LayerWeights {
   Vec attn_norm, attn_norm_b;
   WeightView wq, wk, wv, wqkv, wo;
@@ -27,6 +41,15 @@ struct LayerWeights {
   WeightView ffn_gate, ffn_up, ffn_down;
   Vec ffn_up_b, ffn_down_b;
   Vec post_ffw_norm;
+  // Mixture of experts.
+  WeightView ffn_gate_inp;  // router [n_embd -> n_expert]
+  Vec exp_probs_b;          // DeepSeek V3 selection bias
+  ExpertWeights gate_exps, up_exps, down_exps;
+  Vec ffn_gate_inp_shexp;   // qwen2moe shared-expert gate
+  WeightView ffn_gate_shexp, ffn_up_shexp, ffn_down_shexp;
+  // DeepSeek MLA.
+  WeightView wq_a, wq_b, wkv_a, wkv_b;
+  Vec q_a_norm, kv_a_norm;
 };
 
 struct ModelWeights {

@@ -1,5 +1,6 @@
 #include "kernels/matmul.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "kernels/qdot.h"
@@ -12,31 +13,57 @@ void weight_row(const WeightView& w, int64_t row, float* out) {
   dequantize_row(w.type, w.data + static_cast<uint64_t>(row) * w.row_bytes, out, w.n_in);
 }
 
-// Reference path: each thread dequantizes its rows once and dots them with
-// every token's activations (float accumulation, 4 lanes like ggml's vec_dot).
-void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool) {
+namespace {
+
+// Quantized path. Each thread owns a contiguous range of weight rows (static
+// partitioning). Inside it, a tile of kTileBytes worth of weight rows is swept
+// once per group of kTokGroup tokens: the tile stays in L1/L2 while a token
+// group's activations (reused by every row of the tile) stay in L1. Each
+// (row, token) result is one full-length kernel call, so the tiling never
+// changes a value.
+constexpr uint64_t kTileBytes = 16 * 1024;
+constexpr int kTokGroup = 8;
+
+void matmul_quant(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool) {
   const int64_t n_in = w.n_in, n_out = w.n_out;
-  if (qdot::supported(w.type)) {
-    // Activations are quantized once per call, then every row is an integer dot product.
-    const size_t ab = qdot::act_bytes(w.type, n_in);
-    thread_local std::vector<uint8_t> act;
-    act.resize(ab * static_cast<size_t>(n_tok));
-    for (int64_t t = 0; t < n_tok; ++t) qdot::quantize_act(w.type, x + t * n_in, n_in, act.data() + ab * t);
-    const uint8_t* a = act.data();
-    pool.parallel_for(n_out, [&](int64_t r0, int64_t r1, int) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const uint8_t* row = w.data + static_cast<uint64_t>(r) * w.row_bytes;
-        int64_t t = 0;
-        for (; t + 4 <= n_tok; t += 4) {
-          float o[4];
-          qdot::dot4(w.type, row, a + ab * t, ab, n_in, o);
-          for (int k = 0; k < 4; ++k) y[(t + k) * n_out + r] = o[k];
-        }
-        for (; t < n_tok; ++t) y[t * n_out + r] = qdot::dot(w.type, row, a + ab * t, n_in);
-      }
+  const size_t ab = qdot::act_bytes(w.type, n_in);
+  thread_local std::vector<uint8_t> act;
+  if (act.size() < ab * static_cast<size_t>(n_tok)) act.resize(ab * static_cast<size_t>(n_tok));
+  uint8_t* a = act.data();
+  // Activations are quantized once per call (split by token when there are several).
+  if (n_tok >= 4)
+    pool.parallel_for(n_tok, [&](int64_t t0, int64_t t1, int) {
+      for (int64_t t = t0; t < t1; ++t) qdot::quantize_act(w.type, x + t * n_in, n_in, a + ab * t);
     });
+  else
+    for (int64_t t = 0; t < n_tok; ++t) qdot::quantize_act(w.type, x + t * n_in, n_in, a + ab * t);
+  const int64_t tile = std::max<int64_t>(1, static_cast<int64_t>(kTileBytes / std::max<uint64_t>(w.row_bytes, 1)));
+  pool.parallel_for(n_out, [&](int64_t r0, int64_t r1, int) {
+    float o[kTokGroup];
+    for (int64_t rb = r0; rb < r1; rb += tile) {
+      const int64_t re = std::min(r1, rb + tile);
+      for (int64_t t = 0; t < n_tok; t += kTokGroup) {
+        const int nt = static_cast<int>(std::min<int64_t>(kTokGroup, n_tok - t));
+        for (int64_t r = rb; r < re; ++r) {
+          qdot::dot_rows(w.type, w.data + static_cast<uint64_t>(r) * w.row_bytes, a + ab * t, ab, n_in, nt, o);
+          for (int k = 0; k < nt; ++k) y[(t + k) * n_out + r] = o[k];
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+// Float path: each thread dequantizes its rows once and dots them with every
+// token's activations (float accumulation, 8 lanes).
+void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool) {
+  if (n_tok <= 0) return;
+  if (qdot::supported(w.type)) {
+    matmul_quant(w, x, n_tok, y, pool);
     return;
   }
+  const int64_t n_in = w.n_in, n_out = w.n_out;
   pool.parallel_for(n_out, [&](int64_t r0, int64_t r1, int) {
     thread_local std::vector<float> row;
     row.resize(static_cast<size_t>(n_in));

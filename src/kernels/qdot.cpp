@@ -4,6 +4,7 @@
 #include "util/cpu.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "tensor/quants_impl.h"  // block layouts (kernels sit directly above tensor)
@@ -327,41 +328,93 @@ void quantize_act(GGMLType w, const float* x, int64_t n, uint8_t* out) {
 }
 
 namespace {
-bool use_avx2() {
-  static const bool on = [] {
-    const CpuFeatures& c = cpu_features();
-    return c.avx2 && c.fma && !c.force_scalar;
-  }();
-  return on;
+bool has_simd_kernel(GGMLType w) {
+  return w == GGMLType::Q8_0 || w == GGMLType::Q4_0 || w == GGMLType::Q4_K || w == GGMLType::Q5_K ||
+         w == GGMLType::Q6_K;
+}
+
+Isa choose_isa() {
+  const CpuFeatures& c = cpu_features();
+  if (c.force_scalar) return Isa::Scalar;
+  Isa best = Isa::Scalar;
+  for (Isa f : {Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni})
+    if (isa_available(f)) best = f;
+  if (const char* e = std::getenv("LARQL_QDOT_ISA"))
+    for (Isa f : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni})
+      if (std::strcmp(e, isa_name(f)) == 0 && f < best) best = f;
+  return best;
+}
+
+// AVX2 rows: the 4-row kernels where they exist, else one row at a time.
+void avx2_rows(GGMLType w, const uint8_t* wr, const uint8_t* a, size_t stride, int64_t n, int nt, float* out) {
+  for (; nt >= 4 && w != GGMLType::Q4_0; nt -= 4, a += 4 * stride, out += 4) {
+    if (w == GGMLType::Q6_K) avx2::dot_q6_k_x4(wr, a, stride, n / 256, out);
+    else if (w == GGMLType::Q8_0) avx2::dot_q8_0_x4(wr, a, stride, n / 32, out);
+    else avx2::dot_q4_k_x4(wr, a, stride, n / 256, w == GGMLType::Q5_K, out);
+  }
+  for (; nt > 0; --nt, a += stride, ++out) {
+    switch (w) {
+      case GGMLType::Q8_0: *out = avx2::dot_q8_0(wr, a, n / 32); break;
+      case GGMLType::Q4_0: *out = avx2::dot_q4_0(wr, a, n / 32); break;
+      case GGMLType::Q6_K: *out = avx2::dot_q6_k(wr, a, n / 256); break;
+      default: *out = avx2::dot_q4_k(wr, a, n / 256, w == GGMLType::Q5_K);
+    }
+  }
 }
 }  // namespace
 
-float dot(GGMLType w, const uint8_t* wr, const uint8_t* a, int64_t n) {
-  if (use_avx2()) {
-    switch (w) {
-      case GGMLType::Q8_0: return avx2::dot_q8_0(wr, a, n / 32);
-      case GGMLType::Q4_0: return avx2::dot_q4_0(wr, a, n / 32);
-      case GGMLType::Q4_K: return avx2::dot_q4_k(wr, a, n / 256, false);
-      case GGMLType::Q5_K: return avx2::dot_q4_k(wr, a, n / 256, true);
-      case GGMLType::Q6_K: return avx2::dot_q6_k(wr, a, n / 256);
-      default: break;
-    }
+bool isa_available(Isa f) {
+  const CpuFeatures& c = cpu_features();
+  const bool avx2 = c.avx2 && c.fma;
+  const bool avx512 = avx2 && c.avx512f && c.avx512bw && c.avx512vl && c.avx512dq;
+  switch (f) {
+    case Isa::Scalar: return true;
+    case Isa::Avx2: return avx2;
+    case Isa::Avx512: return avx512;
+    case Isa::Avx512Vnni: return avx512 && c.avx512vnni;
   }
-  return dot_scalar(w, wr, a, n);
+  return false;
+}
+
+const char* isa_name(Isa f) {
+  switch (f) {
+    case Isa::Scalar: return "scalar";
+    case Isa::Avx2: return "avx2";
+    case Isa::Avx512: return "avx512";
+    case Isa::Avx512Vnni: return "avx512vnni";
+  }
+  return "?";
+}
+
+Isa isa() {
+  static const Isa f = choose_isa();
+  return f;
+}
+
+void dot_rows(Isa f, GGMLType w, const uint8_t* wr, const uint8_t* a, size_t stride, int64_t n, int nt, float* out) {
+  if (!has_simd_kernel(w) || !isa_available(f)) f = Isa::Scalar;
+  switch (f) {
+    case Isa::Avx512Vnni: avx512vnni::dot_rows(w, wr, a, stride, n, nt, out); return;
+    case Isa::Avx512: avx512::dot_rows(w, wr, a, stride, n, nt, out); return;
+    case Isa::Avx2: avx2_rows(w, wr, a, stride, n, nt, out); return;
+    case Isa::Scalar:
+      for (int t = 0; t < nt; ++t) out[t] = dot_scalar(w, wr, a + t * stride, n);
+      return;
+  }
+}
+
+void dot_rows(GGMLType w, const uint8_t* wr, const uint8_t* a, size_t stride, int64_t n, int nt, float* out) {
+  dot_rows(isa(), w, wr, a, stride, n, nt, out);
+}
+
+float dot(GGMLType w, const uint8_t* wr, const uint8_t* a, int64_t n) {
+  float r;
+  dot_rows(isa(), w, wr, a, 0, n, 1, &r);
+  return r;
 }
 
 void dot4(GGMLType w, const uint8_t* wr, const uint8_t* a, size_t stride, int64_t n, float* out) {
-  if (use_avx2()) {
-    switch (w) {
-      case GGMLType::Q4_K: case GGMLType::Q5_K:
-        avx2::dot_q4_k_x4(wr, a, stride, n / 256, w == GGMLType::Q5_K, out);
-        return;
-      case GGMLType::Q6_K: avx2::dot_q6_k_x4(wr, a, stride, n / 256, out); return;
-      case GGMLType::Q8_0: avx2::dot_q8_0_x4(wr, a, stride, n / 32, out); return;
-      default: break;
-    }
-  }
-  for (int t = 0; t < 4; ++t) out[t] = dot(w, wr, a + t * stride, n);
+  dot_rows(isa(), w, wr, a, stride, n, 4, out);
 }
 
 float dot_scalar(GGMLType w, const uint8_t* wr, const uint8_t* a, int64_t n) {

@@ -27,4 +27,20 @@ void dot4(GGMLType weight_type, const uint8_t* w_row, const uint8_t* act, size_t
 // The portable reference every SIMD variant is tested against.
 float dot_scalar(GGMLType weight_type, const uint8_t* w_row, const uint8_t* act, int64_t n);
 
+// Kernel families, chosen at run time from the CPU's features. LARQL_FORCE_SCALAR=1
+// forces Scalar; LARQL_QDOT_ISA=scalar|avx2|avx512|avx512vnni caps the choice
+// (for benchmarks). Types a family has no kernel for use the next one down.
+enum class Isa { Scalar, Avx2, Avx512, Avx512Vnni };
+Isa isa();                      // the family dot()/dot4()/dot_rows() use
+bool isa_available(Isa family); // the CPU can run it
+const char* isa_name(Isa family);
+// nt activation rows (a, a + stride, ...) against one weight row: out[0..nt).
+// Same results as nt dot() calls; the weight block is unpacked once per 8 (AVX-512)
+// or 4 (AVX2) rows.
+void dot_rows(GGMLType weight_type, const uint8_t* w_row, const uint8_t* act, size_t act_stride, int64_t n, int nt,
+              float* out);
+// dot_rows() with an explicit family (tests compare every family with Scalar).
+void dot_rows(Isa family, GGMLType weight_type, const uint8_t* w_row, const uint8_t* act, size_t act_stride,
+              int64_t n, int nt, float* out);
+
 }  // namespace larql::qdot

@@ -1,6 +1,9 @@
 // SIMD implementations behind qdot::dot (internal to src/kernels).
 #pragma once
+#include <cstddef>
 #include <cstdint>
+
+#include "format/ggml_types.h"
 
 namespace larql::qdot::avx2 {
 float dot_q8_0(const uint8_t* w, const uint8_t* a, int64_t nb);
@@ -13,3 +16,13 @@ void dot_q6_k_x4(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb
 void dot_q8_0_x4(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb, float* out);
 float dot_f32(const float* x, const float* y, int64_t n);
 }  // namespace larql::qdot::avx2
+
+// AVX-512 BW (qdot_avx512.cpp) and AVX-512 VNNI (qdot_avx512vnni.cpp): nt
+// activation rows against one weight row for Q4_0, Q8_0, Q4_K, Q5_K, Q6_K;
+// bit-identical to the AVX2 kernels.
+namespace larql::qdot::avx512 {
+void dot_rows(GGMLType type, const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t n, int nt, float* out);
+}
+namespace larql::qdot::avx512vnni {
+void dot_rows(GGMLType type, const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t n, int nt, float* out);
+}

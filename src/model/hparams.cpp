@@ -68,6 +68,8 @@ HParams hparams_from_gguf(const gguf::File& f) {
   hp.expert_weights_scale = f.get_float(a + "expert_weights_scale", 1.0);
   hp.expert_weights_norm = f.get_bool(a + "expert_weights_norm", false);
   hp.expert_gating_func = static_cast<int>(f.get_int(a + "expert_gating_func", 0));
+  hp.n_expert_groups = f.get_int(a + "expert_group_count", 0);
+  hp.n_expert_groups_used = f.get_int(a + "expert_group_used_count", 0);
   hp.q_lora_rank = f.get_int(a + "attention.q_lora_rank", 0);
   hp.kv_lora_rank = f.get_int(a + "attention.kv_lora_rank", 0);
   if (const gguf::Value* t = f.find("tokenizer.ggml.tokens")) hp.n_vocab = static_cast<int64_t>(t->as_array().size());
@@ -129,6 +131,10 @@ void hparams_to_gguf(const HParams& hp, gguf::Writer& w) {
     f32("expert_weights_scale", hp.expert_weights_scale);
     w.set(a + "expert_weights_norm", Value::from_bool(hp.expert_weights_norm));
     u32("expert_gating_func", hp.expert_gating_func ? hp.expert_gating_func : 1);
+    if (hp.n_expert_groups > 1) {
+      u32("expert_group_count", hp.n_expert_groups);
+      u32("expert_group_used_count", hp.n_expert_groups_used);
+    }
   }
   if (hp.arch == "qwen3moe" || hp.arch == "qwen2moe") {
     // llama.cpp reads expert_weights_norm only for some families; harmless elsewhere.
@@ -277,6 +283,12 @@ HParams hparams_from_hf_config(const nlohmann::json& cfg) {
     const std::string sf = c.contains("scoring_func") && c["scoring_func"].is_string() ? c["scoring_func"].get<std::string>() : "softmax";
     if (sf != "softmax" && sf != "sigmoid") throw Error("config.json: unsupported scoring_func '" + sf + "'");
     hp.expert_gating_func = sf == "sigmoid" ? 2 : 1;
+    // Group-limited routing (V2 "group_limited_greedy", V3 "noaux_tc"); plain "greedy" ignores the groups.
+    const std::string tm = c.contains("topk_method") && c["topk_method"].is_string() ? c["topk_method"].get<std::string>() : "greedy";
+    if (tm != "greedy") {
+      hp.n_expert_groups = geti("n_group", 0);
+      hp.n_expert_groups_used = geti("topk_group", 0);
+    }
   }
   if (hp.n_expert > 0 && (hp.n_expert_used <= 0 || hp.n_expert_used > hp.n_expert))
     throw Error("config.json: 'num_experts_per_tok' must be between 1 and the expert count " + std::to_string(hp.n_expert));

@@ -45,6 +45,8 @@ struct HParams {
   double expert_weights_scale = 1.0;
   bool expert_weights_norm = false;
   int expert_gating_func = 0;   // 0 unset, 1 softmax, 2 sigmoid
+  int64_t n_expert_groups = 0;      // DeepSeek group-limited routing (expert_group_count; HF n_group)
+  int64_t n_expert_groups_used = 0; // expert_group_used_count; HF topk_group
   // DeepSeek MLA.
   int64_t q_lora_rank = 0;
   int64_t kv_lora_rank = 0;

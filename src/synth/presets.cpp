@@ -14,6 +14,8 @@ const std::vector<Preset>& presets() {
       {"llama-8b", "llama", "Llama 3 8B shape: hidden 4096, 32 layers, 32/8 heads, FFN 14336, vocab 128256"},
       {"qwen3moe-30b-a3b", "qwen3moe", "Qwen3-30B-A3B shape: hidden 2048, 48 layers, 32/4 heads x128, 128 experts (8 used) x768, vocab 151936"},
       {"deepseek2-lite", "deepseek2", "DeepSeek-V2-Lite shape: hidden 2048, 27 layers, 16 heads, MLA kv_lora 512, 64 experts (6 used) x1408 + 2 shared, vocab 102400"},
+      {"tiny-v2", "deepseek2", "tiny DeepSeek-V2(-Lite) layout: no q compression, softmax routing, 2 shared experts, 4 expert groups (1 used, ranked by best expert); llama.cpp loads q_lora_rank 0 only at 27 layers"},
+      {"tiny-v3-groups", "deepseek2", "tiny DeepSeek-V3 layout: sigmoid routing with selection bias, scale 2.5, 4 expert groups (2 used, ranked by top-2 sum)"},
       {"mixtral-8x7b", "mixtral", "Mixtral 8x7B shape: hidden 4096, 32 layers, 32/8 heads, 8 experts (2 used) x14336, vocab 32000"},
   };
   return p;
@@ -107,6 +109,13 @@ HParams preset_hparams(const std::string& arch, const std::string& preset) {
     hp.n_ff_exp = 1408; hp.n_expert_shared = 2; hp.n_layer_dense_lead = 1;
     hp.expert_weights_scale = 1.0; hp.expert_gating_func = 1; hp.expert_weights_norm = false;
     hp.tied_output = false;
+  } else if (preset == "tiny-v2" && arch == "deepseek2") {
+    hp = tiny("deepseek2");
+    hp.q_lora_rank = 0; hp.n_expert_shared = 2; hp.expert_gating_func = 1; hp.expert_weights_norm = false;
+    hp.expert_weights_scale = 1.0; hp.n_expert_groups = 4; hp.n_expert_groups_used = 1;  // 1 group: the limit bites for k = 2
+  } else if (preset == "tiny-v3-groups" && arch == "deepseek2") {
+    hp = tiny("deepseek2");
+    hp.n_expert_groups = 4; hp.n_expert_groups_used = 2;
   } else if (preset == "mixtral-8x7b" && arch == "mixtral") {
     hp = tiny("mixtral");
     hp.n_vocab = 32000; hp.n_ctx = 32768; hp.n_embd = 4096; hp.n_layer = 32; hp.n_ff = 14336;

@@ -1,5 +1,10 @@
 #include "util/cpu.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -9,13 +14,35 @@ const CpuFeatures& cpu_features() {
   static const CpuFeatures f = [] {
     CpuFeatures c;
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    c.avx2 = __builtin_cpu_supports("avx2");
-    c.fma = __builtin_cpu_supports("fma");
-    c.avx512f = __builtin_cpu_supports("avx512f");
-    c.avx512bw = __builtin_cpu_supports("avx512bw");
-    c.avx512vl = __builtin_cpu_supports("avx512vl");
-    c.avx512vnni = __builtin_cpu_supports("avx512vnni");
+    // cpuid directly (not __builtin_cpu_supports, whose feature names differ
+    // between GCC and clang), and xgetbv so a feature counts only when the OS
+    // saves its registers.
+    unsigned a = 0, b = 0, cx = 0, d = 0;
+    const unsigned max_leaf = __get_cpuid_max(0, nullptr);
+    if (max_leaf >= 1 && __get_cpuid(1, &a, &b, &cx, &d)) {
+      const bool osxsave = cx & (1u << 27), avx = cx & (1u << 28);
+      uint64_t xcr0 = 0;
+      if (osxsave) {
+        uint32_t lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        xcr0 = (static_cast<uint64_t>(hi) << 32) | lo;
+      }
+      const bool ymm_os = avx && (xcr0 & 0x6) == 0x6;
+      const bool zmm_os = ymm_os && (xcr0 & 0xe0) == 0xe0;
+      c.fma = ymm_os && (cx & (1u << 12));
+      c.f16c = ymm_os && (cx & (1u << 29));
+      if (max_leaf >= 7) {
+        __cpuid_count(7, 0, a, b, cx, d);
+        c.avx2 = ymm_os && (b & (1u << 5));
+        c.avx512f = zmm_os && (b & (1u << 16));
+        c.avx512dq = zmm_os && (b & (1u << 17));
+        c.avx512bw = zmm_os && (b & (1u << 30));
+        c.avx512vl = zmm_os && (b & (1u << 31));
+        c.avx512vnni = zmm_os && (cx & (1u << 11));
+        __cpuid_count(7, 1, a, b, cx, d);
+        c.avx_vnni = ymm_os && (a & (1u << 4));
+      }
+    }
 #endif
     const char* e = std::getenv("LARQL_FORCE_SCALAR");
     c.force_scalar = e && *e && std::strcmp(e, "0") != 0;
@@ -33,7 +60,9 @@ std::string cpu_features_string() {
   add(c.avx512f, "avx512f");
   add(c.avx512bw, "avx512bw");
   add(c.avx512vl, "avx512vl");
+  add(c.avx512dq, "avx512dq");
   add(c.avx512vnni, "avx512vnni");
+  add(c.avx_vnni, "avxvnni");
   if (c.force_scalar) s += " (scalar forced)";
   return s.empty() ? "baseline" : s;
 }

@@ -7,7 +7,7 @@ namespace larql {
 
 struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
-  bool avx512f = false, avx512bw = false, avx512vl = false, avx512vnni = false;
+  bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false, avx512vnni = false;
   bool avx_vnni = false;
   bool force_scalar = false;  // LARQL_FORCE_SCALAR=1
 };

@@ -1,62 +1,96 @@
 #include "util/thread_pool.h"
 
-#include <exception>
+#include <chrono>
+#include <cstdlib>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace larql {
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
+namespace {
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t spin_window_ns() {
+  const char* e = std::getenv("LARQL_POOL_SPIN_US");
+  const long us = e && *e ? std::strtol(e, nullptr, 10) : 50;
+  return us < 0 ? 0 : static_cast<int64_t>(us) * 1000;
+}
+
+// Waits until a.load() != old: spins up to spin_ns, then sleeps (futex).
+template <class T>
+T await_change(const std::atomic<T>& a, T old, int64_t spin_ns) {
+  T v = a.load(std::memory_order_acquire);
+  if (v != old || spin_ns <= 0) {
+    while (v == old) {
+      a.wait(old, std::memory_order_acquire);
+      v = a.load(std::memory_order_acquire);
+    }
+    return v;
+  }
+  const int64_t until = now_ns() + spin_ns;
+  for (int i = 0;; ++i) {
+    v = a.load(std::memory_order_acquire);
+    if (v != old) return v;
+    cpu_relax();
+    if ((i & 63) == 63 && now_ns() > until) break;
+  }
+  while (v == old) {
+    a.wait(old, std::memory_order_acquire);
+    v = a.load(std::memory_order_acquire);
+  }
+  return v;
+}
+}  // namespace
+
+ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads), spin_ns_(spin_window_ns()) {
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
 }
 
 ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    stop_ = true;
-  }
-  cv_start_.notify_all();
+  stop_ = true;
+  generation_.fetch_add(1, std::memory_order_release);
+  generation_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
 void ThreadPool::worker(int index) {
-  uint64_t seen = 0;
+  uint32_t seen = 0;
   for (;;) {
-    const std::function<void(int64_t, int64_t, int)>* job;
-    int64_t n;
-    {
-      std::unique_lock<std::mutex> lk(mu_);
-      cv_start_.wait(lk, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      job = job_;
-      n = job_n_;
-    }
+    seen = await_change(generation_, seen, spin_ns_);
+    if (stop_) return;
+    const int64_t n = job_n_;
     const int64_t b = n * index / n_threads_, e = n * (index + 1) / n_threads_;
-    if (b < e) (*job)(b, e, index);
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      if (--pending_ == 0) cv_done_.notify_one();
-    }
+    if (b < e) thunk_(ctx_, b, e, index);
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
   }
 }
 
-void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn) {
+void ThreadPool::run(int64_t n, Thunk thunk, void* ctx) {
   if (n <= 0) return;
   if (n_threads_ == 1 || n == 1) {
-    fn(0, n, 0);
+    thunk(ctx, 0, n, 0);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    job_ = &fn;
-    job_n_ = n;
-    pending_ = n_threads_ - 1;
-    ++generation_;
-  }
-  cv_start_.notify_all();
+  thunk_ = thunk;
+  ctx_ = ctx;
+  job_n_ = n;
+  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_release);
+  generation_.notify_all();
   const int64_t e = n / n_threads_;
-  if (e > 0) fn(0, e, 0);
-  std::unique_lock<std::mutex> lk(mu_);
-  cv_done_.wait(lk, [&] { return pending_ == 0; });
+  if (e > 0) thunk(ctx, 0, e, 0);
+  int32_t p = pending_.load(std::memory_order_acquire);
+  while (p != 0) p = await_change(pending_, p, spin_ns_);
 }
 
 ThreadPool& ThreadPool::global(int n_threads) {

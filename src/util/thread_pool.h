@@ -1,13 +1,19 @@
 // One persistent pool of worker threads for the whole process. parallel_for
 // splits [0, n) into one contiguous range per thread (static partitioning, so
 // results never depend on scheduling) and returns when all are done.
+//
+// Dispatch costs no allocation: the callable is passed by address with a
+// type-erased thunk. Idle workers spin briefly (a stage usually follows the
+// previous one within microseconds) and then sleep on a futex, so a pool on a
+// busy machine does not steal cores. LARQL_POOL_SPIN_US sets the spin window
+// (default 50 µs; 0 = sleep at once).
 #pragma once
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <functional>
-#include <mutex>
+#include <functional>  // callers pass std::function too
+#include <memory>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace larql {
@@ -21,22 +27,31 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
   // fn(begin, end, thread_index); the calling thread takes the first range.
-  void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn);
+  template <class F>
+  void parallel_for(int64_t n, F&& fn) {
+    using Fn = std::remove_reference_t<F>;
+    run(n, [](void* ctx, int64_t b, int64_t e, int i) { (*static_cast<Fn*>(ctx))(b, e, i); },
+        const_cast<void*>(static_cast<const void*>(std::addressof(fn))));
+  }
 
   // Process-wide pool; its size is set by the first call (0 = all cores).
   static ThreadPool& global(int n_threads = 0);
 
  private:
+  using Thunk = void (*)(void*, int64_t, int64_t, int);
+  void run(int64_t n, Thunk thunk, void* ctx);
   void worker(int index);
+
   int n_threads_;
+  int64_t spin_ns_;
   std::vector<std::thread> workers_;
-  std::mutex mu_;
-  std::condition_variable cv_start_, cv_done_;
-  const std::function<void(int64_t, int64_t, int)>* job_ = nullptr;
+  // Written by the caller before generation_ is bumped (release), read after (acquire).
+  Thunk thunk_ = nullptr;
+  void* ctx_ = nullptr;
   int64_t job_n_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
   bool stop_ = false;
+  alignas(64) std::atomic<uint32_t> generation_{0};
+  alignas(64) std::atomic<int32_t> pending_{0};
 };
 
 }  // namespace larql

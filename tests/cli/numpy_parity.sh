@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# larql logits vs the independent float64 numpy reference (tests/reference/numpy_forward.py)
-# on synth models of families without a llama.cpp fixture (gemma2, qwen3moe), gemma3 past its
-# sliding window, and llama as a control. Pass: max |dlogit| <= LARQL_PARITY_TOL (default 1e-3)
+# larql logits vs the independent float64 numpy reference (tests/reference/numpy_forward.py),
+# NOT llama.cpp: synth models of families or layouts without a llama.cpp fixture (gemma2,
+# qwen3moe, deepseek2 V2-style without q compression and V3-style group-limited routing), gemma3
+# past its sliding window, and llama as a control. Case names start with "numpy-ref". Pass: max |dlogit| <= LARQL_PARITY_TOL (default 1e-3)
 # and the same argmax at every position (a position whose reference top-2 margin is within
 # 2*tol is reported as a near-tie instead). Before that, the reference itself is checked against
 # the llama.cpp reference logits in ../shared (when present) and its comparator must reject a
@@ -67,11 +68,14 @@ parity() {
     fail "$name ($n tokens): $out"
   fi
 }
-parity llama-20        "$P20"  --arch llama
-parity gemma2-20       "$P20"  --arch gemma2
-parity gemma2-150      "$P150" --arch gemma2
-parity gemma2-L4-150   "$P150" --arch gemma2 --layers 4
-parity gemma3-150      "$P150" --arch gemma3
-parity qwen3moe-20     "$P20"  --arch qwen3moe
-parity qwen3moe-L3-150 "$P150" --arch qwen3moe --layers 3
+parity numpy-ref-llama-20           "$P20"  --arch llama
+parity numpy-ref-gemma2-20          "$P20"  --arch gemma2
+parity numpy-ref-gemma2-150         "$P150" --arch gemma2
+parity numpy-ref-gemma2-L4-150      "$P150" --arch gemma2 --layers 4
+parity numpy-ref-gemma3-150         "$P150" --arch gemma3
+parity numpy-ref-qwen3moe-20        "$P20"  --arch qwen3moe
+parity numpy-ref-qwen3moe-L3-150    "$P150" --arch qwen3moe --layers 3
+parity numpy-ref-deepseek2-v3-150   "$P150" --arch deepseek2
+parity numpy-ref-deepseek2-v2-L3-150 "$P150" --arch deepseek2 --preset tiny-v2 --layers 3
+parity numpy-ref-deepseek2-v3-groups-L3-150 "$P150" --arch deepseek2 --preset tiny-v3-groups --layers 3
 finish

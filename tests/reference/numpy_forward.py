@@ -11,7 +11,9 @@ row-major [n_tokens, n_vocab] (the format of the llama.cpp reference fixtures an
 of `larql logits --out`).
 
 Families: llama (incl. mixtral-style MoE), qwen2, qwen3, qwen2moe, qwen3moe,
-gemma2, gemma3, phi3, gpt2. Per-family details and the llama.cpp/ik_llama.cpp
+gemma2, gemma3, phi3, gpt2, deepseek2 (MLA with per-head K/V expanded from the
+latent, as in the Hugging Face reference; sigmoid/softmax routing, selection
+bias, group-limited routing, routed scaling factor, shared experts). Per-family details and the llama.cpp/ik_llama.cpp
 graph semantics they follow are listed in tests/reference/README.md.
 
 Only numpy is needed (Debian's python3-numpy); gguf_reader.py is a
@@ -28,7 +30,7 @@ sys.dont_write_bytecode = True  # keep the source tree clean of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gguf_reader import GGUFFile  # noqa: E402
 
-SUPPORTED = ("llama", "qwen2", "qwen3", "qwen2moe", "qwen3moe", "gemma2", "gemma3", "phi3", "gpt2")
+SUPPORTED = ("llama", "qwen2", "qwen3", "qwen2moe", "qwen3moe", "gemma2", "gemma3", "phi3", "gpt2", "deepseek2")
 
 
 # --- elementwise ops -------------------------------------------------------
@@ -140,6 +142,14 @@ class Model:
         self.final_softcap = float(md.get(a + "final_logit_softcapping", 0.0) or 0.0)
         self.n_expert = geti("expert_count", 0) or 0
         self.n_expert_used = geti("expert_used_count", 0) or 0
+        # DeepSeek routing (GGUF keys; llama.cpp semantics)
+        self.n_dense_lead = geti("leading_dense_block_count", 0) or 0
+        self.gating = geti("expert_gating_func", 0) or 1          # 1 softmax, 2 sigmoid
+        self.w_norm = bool(md.get(a + "expert_weights_norm", False))
+        self.w_scale = float(md.get(a + "expert_weights_scale", 1.0) or 1.0)
+        self.n_groups = geti("expert_group_count", 0) or 0
+        self.n_groups_used = geti("expert_group_used_count", 0) or 0
+        self.kv_lora = geti("attention.kv_lora_rank", 0) or 0
 
         scaling = md.get(a + "rope.scaling.type", "none") or "none"
         factor = float(md.get(a + "rope.scaling.factor", 1.0) or 1.0)
@@ -153,7 +163,7 @@ class Model:
                 raise SystemExit("numpy_forward: phi3 LongRoPE factors not supported")
         self.freq_factors = self.t("rope_freqs.weight") if self.f.has("rope_freqs.weight") else None
 
-        self.rope_mode = {"llama": "norm", "gpt2": None}.get(arch, "neox")
+        self.rope_mode = {"llama": "norm", "deepseek2": "norm", "gpt2": None}.get(arch, "neox")
         # Attention scale (applied to q.k before soft-capping): attention.scale if given;
         # gemma 27B sizes use 1/sqrt(n_embd/n_head) (query_pre_attn_scalar), else 1/sqrt(head_dim_k).
         if a + "attention.scale" in md:
@@ -199,7 +209,34 @@ class Model:
             return self.n_swa, self.rope_base, self.freq_scale
         return 0, self.rope_base, self.freq_scale
 
+    def attention_mla(self, x, il, pos):
+        """DeepSeek MLA, unabsorbed: K_nope/V per head from the normed latent."""
+        T = x.shape[0]
+        p = f"blk.{il}."
+        H, Dk, Dv, Dr, R = self.n_head, self.head_dim_k, self.head_dim_v, self.n_rot, self.kv_lora
+        nope = Dk - Dr
+        if self.f.has(p + "attn_q_a.weight"):
+            q = self.lin(rms_norm(self.lin(x, p + "attn_q_a"), self.t(p + "attn_q_a_norm.weight"), self.eps), p + "attn_q_b")
+        else:
+            q = self.lin(x, p + "attn_q")
+        q = q.reshape(T, H, Dk)
+        kva = self.lin(x, p + "attn_kv_a_mqa")
+        c = rms_norm(kva[:, :R], self.t(p + "attn_kv_a_norm.weight"), self.eps)
+        k_pe = rope(kva[:, None, R:], pos, Dr, self.rope_base, "norm", self.freq_scale)      # [T, 1, Dr]
+        q_pe = rope(q[:, :, nope:].copy(), pos, Dr, self.rope_base, "norm", self.freq_scale)  # [T, H, Dr]
+        kv = self.lin(c, p + "attn_kv_b").reshape(T, H, nope + Dv)
+        k = np.concatenate([kv[:, :, :nope], np.repeat(k_pe, H, axis=1)], axis=-1)
+        qq = np.concatenate([q[:, :, :nope], q_pe], axis=-1)
+        v = kv[:, :, nope:]
+        s = np.einsum("qhd,khd->hqk", qq, k) * self.kq_scale
+        masked = np.asarray(pos)[None, :] > np.asarray(pos)[:, None]
+        s = np.where(masked[None], -np.inf, s)
+        o = np.einsum("hqk,khd->qhd", softmax(s, axis=-1), v).reshape(T, H * Dv)
+        return self.lin(o, p + "attn_output")
+
     def attention(self, x, il, pos):
+        if self.arch == "deepseek2":
+            return self.attention_mla(x, il, pos)
         T = x.shape[0]
         p = f"blk.{il}."
         Hq, Hk, Dk, Dv = self.n_head, self.n_head_kv, self.head_dim_k, self.head_dim_v
@@ -256,12 +293,26 @@ class Model:
     def moe_ffn(self, x, il):
         p = f"blk.{il}."
         logits = x @ self.t(p + "ffn_gate_inp.weight").T          # [T, n_expert]
-        probs = softmax(logits, axis=-1)
-        # top-k by probability, ties -> lower expert id
-        sel = np.argsort(-probs, axis=-1, kind="stable")[:, :self.n_expert_used]
+        ds = self.arch == "deepseek2"
+        probs = 1.0 / (1.0 + np.exp(-logits)) if ds and self.gating == 2 else softmax(logits, axis=-1)
+        scores = probs.copy()
+        if self.f.has(p + "exp_probs_b.bias"):                     # V3: bias only for selection
+            scores = scores + self.t(p + "exp_probs_b.bias")
+        if ds and self.n_groups > 1 and self.n_groups_used < self.n_groups:
+            g = scores.reshape(scores.shape[0], self.n_groups, -1)
+            top = -np.sort(-g, axis=-1)
+            gs = top[:, :, 0] + top[:, :, 1] if self.gating == 2 else top[:, :, 0]  # V3: best two, V2: best
+            keep = np.argsort(-gs, axis=-1, kind="stable")[:, :self.n_groups_used]
+            mask = np.ones_like(gs, dtype=bool)
+            np.put_along_axis(mask, keep, False, axis=-1)
+            scores = np.where(np.repeat(mask, g.shape[2], axis=-1), -np.inf, scores)
+        # top-k by score, ties -> lower expert id
+        sel = np.argsort(-scores, axis=-1, kind="stable")[:, :self.n_expert_used]
         w = np.take_along_axis(probs, sel, axis=-1)
-        if self.arch in ("llama", "qwen3moe"):                     # renormalise the k weights
+        if self.arch in ("llama", "qwen3moe") or (ds and self.w_norm):  # renormalise the k weights
             w = w / np.sum(w, axis=-1, keepdims=True)
+        if ds:
+            w = w * self.w_scale
         Wg, Wu, Wd = self.t(p + "ffn_gate_exps.weight"), self.t(p + "ffn_up_exps.weight"), self.t(p + "ffn_down_exps.weight")
         out = np.zeros_like(x)
         for t in range(x.shape[0]):
@@ -269,7 +320,7 @@ class Model:
                 e = sel[t, j]
                 h = silu(Wg[e] @ x[t]) * (Wu[e] @ x[t])
                 out[t] += w[t, j] * (Wd[e] @ h)
-        if self.f.has(p + "ffn_up_shexp.weight"):                  # qwen2moe shared expert
+        if self.f.has(p + "ffn_up_shexp.weight"):                  # shared expert (qwen2moe: gated)
             h = silu(self.lin(x, p + "ffn_gate_shexp")) * self.lin(x, p + "ffn_up_shexp")
             sh = self.lin(h, p + "ffn_down_shexp")
             gate_w = self.opt(p + "ffn_gate_inp_shexp.weight")

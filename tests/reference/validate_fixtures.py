@@ -24,7 +24,7 @@ import numpy_forward as nf  # noqa: E402
 BOUNDS = {
     "tiny-llama-gqa-F32": 1e-5, "tiny-qwen2-F32": 1e-5, "tiny-mixtral-8x2-F32": 1e-5,
     "tiny-qwen2moe-4x2-F32": 1e-5, "tiny-phi3-F32": 1e-5, "tiny-gpt2-F32": 1e-3,
-    "tiny-qwen3-F32": 1e-3, "tiny-gemma3-F32": 1.5e-3, "facts-F32": 1e-4,
+    "tiny-qwen3-F32": 1e-3, "tiny-gemma3-F32": 1.5e-3, "facts-F32": 1e-4, "tiny-deepseek2-mla-F32": 1e-5,
 }
 
 

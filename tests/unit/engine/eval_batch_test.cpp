@@ -70,6 +70,42 @@ TEST(EvalBatch, MatchesSeparateSessionsDense) {
   check_model("synthetic/tiny-gemma3-Q4_K_M.gguf", KVType::F32);  // sliding window + soft-cap paths
 }
 
+// MoE: rows of several sessions share each expert's matrix product; MLA keeps
+// one latent cache per session (prefill takes the expanded path, the decode
+// step the absorbed one).
+TEST(EvalBatch, MatchesSeparateSessionsMoE) {
+  LARQL_REQUIRE_FIXTURES();
+  check_model("synthetic/tiny-mixtral-8x2-Q8_0.gguf", KVType::F16);
+  check_model("synthetic/tiny-qwen2moe-4x2-Q4_K_M.gguf", KVType::F32);
+  check_model("synthetic/tiny-deepseek2-mla-F32.gguf", KVType::F32);
+  check_model("synthetic/tiny-deepseek2-mla-Q8_0.gguf", KVType::F16);
+}
+
+// One batch mixing a decode step (absorbed MLA) and a fresh prompt (expanded MLA).
+TEST(EvalBatch, MixedDecodeAndPrefillMLA) {
+  LARQL_REQUIRE_FIXTURES();
+  auto model = Model::load(test::fixtures_dir() + "/models/synthetic/tiny-deepseek2-mla-F32.gguf");
+  SessionOptions so;
+  so.n_ctx = 32;
+  so.pool = std::make_shared<ThreadPool>(2);
+  const std::vector<int32_t> pa = {1, 5, 9, 13, 2}, pb = {1, 7, 8, 9, 10, 11, 12};
+  const int32_t next = 11;
+  std::vector<float> ref_a, ref_b, l;
+  {
+    Session a(*model, so), b(*model, so);
+    a.eval(pa.data(), 5, false, l);
+    a.eval(&next, 1, false, ref_a);
+    b.eval(pb.data(), 7, true, ref_b);
+  }
+  Session a(*model, so), b(*model, so);
+  a.eval(pa.data(), 5, false, l);
+  std::vector<float> out_a, out_b;
+  std::vector<BatchItem> items = {{&a, &next, 1, false, &out_a}, {&b, pb.data(), 7, true, &out_b}};
+  eval_batch(items);
+  EXPECT_LT(max_abs_diff(out_a, ref_a), kTol);
+  EXPECT_LT(max_abs_diff(out_b, ref_b), kTol);
+}
+
 TEST(EvalBatch, RejectsBadBatchesWithoutSideEffects) {
   LARQL_REQUIRE_FIXTURES();
   auto model = Model::load(test::fixtures_dir() + "/models/facts/facts-F32.gguf");

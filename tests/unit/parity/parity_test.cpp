@@ -1,6 +1,6 @@
-// Parity with llama.cpp: logits for every prompt of every dense fixture model
-// (shared/fixtures/reference) and greedy continuations, within the tolerances
-// the dense-inference issue sets. Prints one table row per model.
+// Parity with llama.cpp: logits for every prompt of every dense and MoE fixture
+// model (shared/fixtures/reference) and greedy continuations, within the
+// tolerances the dense-inference issue sets. Prints one table row per model.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -142,5 +142,16 @@ std::string name_of(const ::testing::TestParamInfo<std::string>& i) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Dense, Parity, ::testing::ValuesIn(dense_stems()), name_of);
+
+// Mixture of experts (mixtral, qwen2moe + gated shared expert, deepseek2 MLA +
+// sigmoid routing with selection bias), same tolerances as dense.
+std::vector<std::string> moe_stems() {
+  std::vector<std::string> out;
+  for (const char* m : {"tiny-mixtral-8x2", "tiny-qwen2moe-4x2", "tiny-deepseek2-mla"})
+    for (const char* t : {"F32", "Q8_0", "Q4_K_M"}) out.push_back(std::string(m) + "-" + t);
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(MoE, Parity, ::testing::ValuesIn(moe_stems()), name_of);
 
 }  // namespace

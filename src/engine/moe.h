@@ -1,0 +1,43 @@
+// Mixture-of-experts FFN block: router, top-k selection and the routed
+// experts' SwiGLU, plus the optional shared expert. A variant of the FFN block
+// of the one forward spine (Forward::ffn_block calls it for MoE layers).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "engine/family.h"
+#include "engine/weights.h"
+
+namespace larql {
+class ThreadPool;
+
+// Buffers reused across steps (they only grow).
+struct MoEScratch {
+  std::vector<float> logits, w, xg, g, u, y, ys, sh, route;
+  std::vector<int32_t> sel, order;
+  std::vector<int64_t> start;
+};
+
+// Counters for `bench --moe-stats`, accumulated over calls.
+struct MoEStats {
+  uint64_t rows = 0;            // token rows through MoE layers (one per token per layer)
+  uint64_t expert_uses = 0;     // (row, expert) pairs computed
+  uint64_t expert_matmuls = 0;  // distinct experts run per call (each one matrix product over its rows)
+  uint64_t expert_bytes = 0;    // routed-expert weight bytes read (once per distinct expert per call)
+  void clear() { *this = MoEStats{}; }
+};
+
+// Chooses k experts for one row from its router logits (n_expert values):
+// gating (softmax or sigmoid), optional selection bias and group limit, top-k
+// (ties: lower id), then the weights (optionally renormalised, then scaled).
+// sel/w receive k entries in descending score order. `tmp` is scratch.
+void moe_route(const Family& fam, int64_t n_expert, int64_t k, const float* logits, const float* bias, int32_t* sel,
+               float* w, std::vector<float>& tmp);
+
+// out[t] = sum_k w[t,k] * expert_k(x[t]) (+ shared expert) for n rows of x
+// ([n, n_embd]). Rows are grouped by expert: each selected expert runs once,
+// as one matrix product over all its rows, and experts nobody chose are never read.
+void moe_ffn(const Family& fam, const HParams& hp, const LayerWeights& L, const float* x, int64_t n, float* out,
+             MoEScratch& S, ThreadPool& pool, MoEStats* stats = nullptr);
+
+}  // namespace larql

@@ -1,0 +1,19 @@
+// AVX-512 + VNNI (vpdpwssd / vpdpbusd) integer dot products; see qdot_avx512_impl.h.
+// Every header is included before the target pragma so no inline function
+// shared with other files is compiled for AVX-512.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/qdot_simd.h"
+#include "tensor/quants_impl.h"
+
+#pragma GCC push_options
+// GCC 12 warns about the deliberately undefined upper halves in its own cast intrinsics.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")
+#define LARQL_QDOT_NS avx512vnni
+#define LARQL_QDOT_VNNI 1
+#include "kernels/qdot_avx512_impl.h"
+#pragma GCC pop_options
