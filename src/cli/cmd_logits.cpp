@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/model_path.h"
 #include "engine/session.h"
+#include "kernels/numerics.h"
 #include "util/error.h"
 
 namespace larql::cli {
@@ -17,7 +18,7 @@ std::vector<int32_t> parse_token_list(const std::string& s, int64_t n_vocab);
 Runner add_logits(CLI::App& app) {
   auto* sub = app.add_subcommand("logits", "Write the logits of every position for a list of token ids");
   struct Opts {
-    std::string model, tokens, out, kv = "f32";
+    std::string model, tokens, out, kv = "f32", numerics = "llama.cpp";
     bool json = false;
     int top = 5, threads = 0;
   };
@@ -29,8 +30,12 @@ Runner add_logits(CLI::App& app) {
   sub->add_option("--top", o->top, "K for --json")->default_val(5);
   sub->add_option("--kv", o->kv, "KV cache type: f32|f16")->default_val("f32");
   sub->add_option("-t,--threads", o->threads, "Threads (default: all cores)");
+  sub->add_option("--numerics", o->numerics,
+                  "Operation order to reproduce bit for bit: llama.cpp (default, fast) or ik_llama.cpp (scalar)")
+      ->default_val("llama.cpp");
   return [=]() {
     if (o->out.empty() && !o->json) throw Error("logits: give --out FILE or --json");
+    set_numerics(parse_numerics(o->numerics));
     if (o->kv != "f32" && o->kv != "f16") throw Error("--kv must be f32 or f16");
     auto model = load_model(o->model);
     auto toks = parse_token_list(o->tokens, model->hparams().n_vocab);

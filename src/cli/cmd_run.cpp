@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/model_path.h"
 #include "engine/generate.h"
+#include "kernels/numerics.h"
 #include "util/error.h"
 
 namespace larql::cli {
@@ -18,7 +19,7 @@ std::vector<int32_t> parse_token_list(const std::string& s, int64_t n_vocab);
 namespace {
 
 struct GenOpts {
-  std::string model, prompt, prompt_ids, chat_template, system, kv = "f32";
+  std::string model, prompt, prompt_ids, chat_template, system, kv = "f32", numerics = "llama.cpp";
   int64_t n_predict = 128;
   int64_t ctx = 0;
   int threads = 0;
@@ -44,9 +45,13 @@ void add_generation_options(CLI::App* sub, GenOpts& o) {
   sub->add_option("-c,--ctx", o.ctx, "Context length in tokens (default: min(model, 4096))");
   sub->add_option("-t,--threads", o.threads, "Threads (default: all cores)");
   sub->add_option("--kv", o.kv, "KV cache type: f32|f16")->default_val("f32");
+  sub->add_option("--numerics", o.numerics,
+                  "Operation order to reproduce bit for bit: llama.cpp (default, fast) or ik_llama.cpp (scalar)")
+      ->default_val("llama.cpp");
 }
 
 KVType kv_type_from(const GenOpts& o) {
+  set_numerics(parse_numerics(o.numerics));  // every generating command passes here
   if (o.kv == "f32") return KVType::F32;
   if (o.kv == "f16") return KVType::F16;
   throw Error("--kv must be f32 or f16");

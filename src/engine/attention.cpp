@@ -6,6 +6,8 @@
 // is the plain loop it is tested against. The value update is bit-identical
 // (same multiply-then-add per element); only the order of the q·k sums differs.
 #include "engine/attention.h"
+#include "engine/attention_exact.h"
+#include "kernels/ik_order.h"
 
 #include <algorithm>
 #include <cmath>
@@ -106,6 +108,16 @@ void attend_simd(const AttentionParams& P, const T* kc, const T* vc, bool f16, c
 
 void attend(const AttentionParams& P, const KVCacheView& kv, const float* q, int64_t n, int64_t pos0, float* out,
             ThreadPool& pool) {
+  // An F32 cache follows llama.cpp's order exactly; an F16 cache too under the ik_llama.cpp profile.
+  if (kv.type == KVType::F32) {
+    attn_detail::attend_f32(P, static_cast<const float*>(kv.k), static_cast<const float*>(kv.v), q, n, pos0, out, pool);
+    return;
+  }
+  if (ik::enabled()) {
+    attn_detail::attend_ik_f16(P, static_cast<const uint16_t*>(kv.k), static_cast<const uint16_t*>(kv.v), q, n, pos0,
+                               out, pool);
+    return;
+  }
 #if defined(__x86_64__)
   const CpuFeatures& c = cpu_features();
   if (c.avx2 && c.fma && c.f16c && !c.force_scalar) {

@@ -115,10 +115,10 @@ void moe_ffn(const Family& fam, const HParams& hp, const LayerWeights& L, const 
     S.y.resize(static_cast<size_t>(c * E));
     for (int64_t i = 0; i < c; ++i)
       std::memcpy(S.xg.data() + i * E, x + (S.order[static_cast<size_t>(b + i)] / K) * E, sizeof(float) * E);
-    matmul(L.gate_exps.at(e), S.xg.data(), c, S.g.data(), pool);
-    matmul(L.up_exps.at(e), S.xg.data(), c, S.u.data(), pool);
+    matmul(L.gate_exps.at(e), S.xg.data(), c, S.g.data(), pool, Product::Expert);
+    matmul(L.up_exps.at(e), S.xg.data(), c, S.u.data(), pool, Product::Expert);
     for (int64_t i = 0; i < c * F; ++i) S.g[static_cast<size_t>(i)] = ops::silu(S.g[static_cast<size_t>(i)]) * S.u[static_cast<size_t>(i)];
-    matmul(L.down_exps.at(e), S.g.data(), c, S.y.data(), pool);
+    matmul(L.down_exps.at(e), S.g.data(), c, S.y.data(), pool, Product::Expert);
     for (int64_t i = 0; i < c; ++i)
       std::memcpy(S.ys.data() + S.order[static_cast<size_t>(b + i)] * E, S.y.data() + i * E, sizeof(float) * E);
     if (stats) {

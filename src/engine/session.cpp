@@ -14,6 +14,7 @@
 
 #include "engine/mla.h"
 #include "engine/moe.h"
+#include "kernels/ik_order.h"
 #include "kernels/ops.h"
 #include "util/error.h"
 #include "util/half.h"
@@ -161,6 +162,11 @@ class Forward {
       else ops::rms_norm(in + t * width, w.ptr(), eps, width, out + t * width);
     }
   }
+  // The family's GELU; under the ik_llama.cpp profile that engine's own formula.
+  float gelu(float x) const {
+    if (ik::enabled()) return ik::gelu(x);
+    return fam_.gelu_fp16_table ? ops::gelu_ggml(x) : ops::gelu_tanh(x);
+  }
   void embed();
   void attention_block(int64_t il, const LayerWeights& L);
   void mla_block(int64_t il, const LayerWeights& L);
@@ -295,7 +301,7 @@ void Forward::ffn_block(int64_t il, const LayerWeights& L) {
   } else if (fam_.ffn == FFNKind::GELU) {
     matmul(L.ffn_up, S_.h.data(), n, a, pool_);
     add_bias(a, L.ffn_up_b.ptr(), n, F);
-    for (int64_t i = 0; i < n * F; ++i) a[i] = fam_.gelu_fp16_table ? ops::gelu_ggml(a[i]) : ops::gelu_tanh(a[i]);
+    for (int64_t i = 0; i < n * F; ++i) a[i] = gelu(a[i]);
   } else {
     grow(S_.g, n * F);
     grow(S_.u, n * F);
@@ -303,7 +309,7 @@ void Forward::ffn_block(int64_t il, const LayerWeights& L) {
     matmul(L.ffn_up, S_.h.data(), n, S_.u.data(), pool_);
     const float *g = S_.g.data(), *u = S_.u.data();
     if (fam_.ffn == FFNKind::GeGLU)
-      for (int64_t i = 0; i < n * F; ++i) a[i] = (fam_.gelu_fp16_table ? ops::gelu_ggml(g[i]) : ops::gelu_tanh(g[i])) * u[i];
+      for (int64_t i = 0; i < n * F; ++i) a[i] = gelu(g[i]) * u[i];
     else
       for (int64_t i = 0; i < n * F; ++i) a[i] = ops::silu(g[i]) * u[i];
   }

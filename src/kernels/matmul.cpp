@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/f32dot.h"
+#include "kernels/ik_order.h"
 #include "kernels/qdot.h"
 #include "tensor/quants.h"
 #include "util/thread_pool.h"
@@ -24,7 +26,7 @@ namespace {
 constexpr uint64_t kTileBytes = 16 * 1024;
 constexpr int kTokGroup = 8;
 
-void matmul_quant(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool) {
+void matmul_quant(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool, bool seq) {
   const int64_t n_in = w.n_in, n_out = w.n_out;
   const size_t ab = qdot::act_bytes(w.type, n_in);
   thread_local std::vector<uint8_t> act;
@@ -45,7 +47,9 @@ void matmul_quant(const WeightView& w, const float* x, int64_t n_tok, float* y, 
       for (int64_t t = 0; t < n_tok; t += kTokGroup) {
         const int nt = static_cast<int>(std::min<int64_t>(kTokGroup, n_tok - t));
         for (int64_t r = rb; r < re; ++r) {
-          qdot::dot_rows(w.type, w.data + static_cast<uint64_t>(r) * w.row_bytes, a + ab * t, ab, n_in, nt, o);
+          const uint8_t* row = w.data + static_cast<uint64_t>(r) * w.row_bytes;
+          if (seq) qdot::seq_rows(w.type, row, a + ab * t, ab, n_in, nt, o);
+          else qdot::dot_rows(w.type, row, a + ab * t, ab, n_in, nt, o);
           for (int k = 0; k < nt; ++k) y[(t + k) * n_out + r] = o[k];
         }
       }
@@ -53,14 +57,42 @@ void matmul_quant(const WeightView& w, const float* x, int64_t n_tok, float* y, 
   });
 }
 
+// F32 weights in ggml's orders: its 16-lane product (llamafile sgemm) for
+// plain products of >= 2 tokens with K % 16 == 0 and rows % 4 == 0, else its
+// 4 x 16 vec_dot.
+void matmul_f32(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool, Product kind) {
+  const int64_t n_in = w.n_in, n_out = w.n_out;
+  const bool lanes = kind == Product::Plain && n_tok >= 2 && n_in % 16 == 0 && n_out % 4 == 0;
+  pool.parallel_for(n_out, [&](int64_t r0, int64_t r1, int) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* row = reinterpret_cast<const float*>(w.data + static_cast<uint64_t>(r) * w.row_bytes);
+      int64_t t = 0;
+      if (lanes)  // 4 tokens per pass over the row; each output keeps its own lane order
+        for (; t + 4 <= n_tok; t += 4) {
+          float o[4];
+          f32dot::lanes16_x4(row, x + t * n_in, n_in, n_in, o);
+          for (int k = 0; k < 4; ++k) y[(t + k) * n_out + r] = o[k];
+        }
+      for (; t < n_tok; ++t)
+        y[t * n_out + r] = lanes ? dot_f32_lanes16(row, x + t * n_in, n_in) : dot_f32_4x16(row, x + t * n_in, n_in);
+    }
+  });
+}
+
 }  // namespace
 
-// Float path: each thread dequantizes its rows once and dots them with every
-// token's activations (float accumulation, 8 lanes).
-void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool) {
+// Other float types: each thread dequantizes its rows once and dots them with
+// every token's activations (float accumulation, 8 lanes).
+void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool, Product kind) {
   if (n_tok <= 0) return;
+  // The ik_llama.cpp profile reproduces that engine's kernels (scalar, for parity checks).
+  if (kind == Product::Plain && ik::enabled() && ik::matmul(w, x, n_tok, y)) return;
+  if (w.type == GGMLType::F32) {
+    matmul_f32(w, x, n_tok, y, pool, kind);
+    return;
+  }
   if (qdot::supported(w.type)) {
-    matmul_quant(w, x, n_tok, y, pool);
+    matmul_quant(w, x, n_tok, y, pool, kind == Product::Plain && qdot::seq_order(w.type, w.n_out));
     return;
   }
   const int64_t n_in = w.n_in, n_out = w.n_out;

@@ -18,9 +18,19 @@ struct WeightView {
   bool valid() const { return data != nullptr; }
 };
 
+// Which of llama.cpp's operation orders a product follows (docs/numerics.md):
+// a plain matrix product (MUL_MAT) or a routed expert's (MUL_MAT_ID).
+enum class Product { Plain, Expert };
+
 // Y[t, o] = sum_i W[o, i] * X[t, i] for t < n_tok (X: n_tok x n_in, Y: n_tok x n_out).
 // Rows of W are split across the pool's threads.
-void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool);
+void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool,
+            Product kind = Product::Plain);
+
+// ggml's float dot product orders: 16 lanes by k mod 16, or 4 x 16 lanes over
+// 64-element chunks with a plain multiply-add tail (SIMD, same bits as scalar).
+float dot_f32_lanes16(const float* x, const float* y, int64_t n);
+float dot_f32_4x16(const float* x, const float* y, int64_t n);
 
 // One row of W as floats.
 void weight_row(const WeightView& w, int64_t row, float* out);

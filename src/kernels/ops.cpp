@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/numerics.h"
 #include "util/half.h"
 
 namespace larql::ops {
@@ -12,7 +13,9 @@ void rms_norm(const float* x, const float* w, float eps, int64_t n, float* y) {
   for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
   const float mean = static_cast<float>(sum / static_cast<double>(n));
   const float scale = 1.0f / std::sqrt(mean + eps);
-  if (w) for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * scale) * w[i];
+  // ik_llama.cpp fuses the weight into the scale first.
+  if (w && numerics() == Numerics::IkLlamaCpp) for (int64_t i = 0; i < n; ++i) y[i] = (scale * w[i]) * x[i];
+  else if (w) for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * scale) * w[i];
   else for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale;
 }
 
@@ -117,8 +120,9 @@ void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const RopeCo
       const int64_t a = c.mode == RopeMode::Norm ? 2 * i : i;
       const int64_t b = c.mode == RopeMode::Norm ? 2 * i + 1 : i + c.n_rot / 2;
       const float x0 = v[a], x1 = v[b];
-      v[a] = x0 * cos_c[i] - x1 * sin_c[i];
-      v[b] = x0 * sin_c[i] + x1 * cos_c[i];
+      // llama.cpp's compiled rope fuses the x0 products (as GCC contracts them).
+      v[a] = std::fma(x0, cos_c[i], -(x1 * sin_c[i]));
+      v[b] = std::fma(x0, sin_c[i], x1 * cos_c[i]);
     }
   }
 }

@@ -169,38 +169,43 @@ float kdot(const int8_t* q, const int* sc, const int* mn, float d, float dmin, c
   return d * yd * static_cast<float>(sumi) - dmin * yd * static_cast<float>(summ);
 }
 
+// One Q4_K / Q5_K block as 256 unsigned codes with per-16 scales and mins.
+void unpack_q45k(const uint8_t* w, int64_t i, bool five, int8_t* q, int* sc, int* mn, float* d, float* dmin) {
+  const uint8_t *scales, *qs, *qh = nullptr;
+  if (five) {
+    const auto& x = reinterpret_cast<const BlockQ5_K*>(w)[i];
+    scales = x.scales; qs = x.qs; qh = x.qh; *d = load_half(x.d); *dmin = load_half(x.dmin);
+  } else {
+    const auto& x = reinterpret_cast<const BlockQ4_K*>(w)[i];
+    scales = x.scales; qs = x.qs; *d = load_half(x.d); *dmin = load_half(x.dmin);
+  }
+  // 64-element chunks: low nibbles are sub-block 2c, high nibbles 2c+1; Q5_K's fifth bits from qh.
+  for (int c = 0; c < 4; ++c)
+    for (int l = 0; l < 32; ++l) {
+      int lo = qs[c * 32 + l] & 0x0F, hi = qs[c * 32 + l] >> 4;
+      if (qh) {
+        lo |= ((qh[l] >> (2 * c)) & 1) << 4;
+        hi |= ((qh[l] >> (2 * c + 1)) & 1) << 4;
+      }
+      q[c * 64 + l] = static_cast<int8_t>(lo);
+      q[c * 64 + 32 + l] = static_cast<int8_t>(hi);
+    }
+  for (int j = 0; j < 8; ++j) {
+    int scv, mv;
+    unpack_scale_min_k4(scales, j, &scv, &mv);
+    sc[2 * j] = sc[2 * j + 1] = scv;
+    mn[2 * j] = mn[2 * j + 1] = mv;
+  }
+}
+
 float dot_q4_k(const uint8_t* w, const uint8_t* a, int64_t nb, bool five) {
   const auto* y = reinterpret_cast<const BlockQ8_K*>(a);
   float s = 0;
   int8_t q[256];
   int sc[16], mn[16];
   for (int64_t i = 0; i < nb; ++i) {
-    const uint8_t *scales, *qs, *qh = nullptr;
     float d, dmin;
-    if (five) {
-      const auto& x = reinterpret_cast<const BlockQ5_K*>(w)[i];
-      scales = x.scales; qs = x.qs; qh = x.qh; d = load_half(x.d); dmin = load_half(x.dmin);
-    } else {
-      const auto& x = reinterpret_cast<const BlockQ4_K*>(w)[i];
-      scales = x.scales; qs = x.qs; d = load_half(x.d); dmin = load_half(x.dmin);
-    }
-    // 64-element chunks: low nibbles are sub-block 2c, high nibbles 2c+1; Q5_K's fifth bits from qh.
-    for (int c = 0; c < 4; ++c)
-      for (int l = 0; l < 32; ++l) {
-        int lo = qs[c * 32 + l] & 0x0F, hi = qs[c * 32 + l] >> 4;
-        if (qh) {
-          lo |= ((qh[l] >> (2 * c)) & 1) << 4;
-          hi |= ((qh[l] >> (2 * c + 1)) & 1) << 4;
-        }
-        q[c * 64 + l] = static_cast<int8_t>(lo);
-        q[c * 64 + 32 + l] = static_cast<int8_t>(hi);
-      }
-    for (int j = 0; j < 8; ++j) {
-      int scv, mv;
-      unpack_scale_min_k4(scales, j, &scv, &mv);
-      sc[2 * j] = sc[2 * j + 1] = scv;
-      mn[2 * j] = mn[2 * j + 1] = mv;
-    }
+    unpack_q45k(w, i, five, q, sc, mn, &d, &dmin);
     s += kdot(q, sc, mn, d, dmin, y[i]);
   }
   return s;
@@ -277,6 +282,81 @@ float dot_q3_k(const uint8_t* w, const uint8_t* a, int64_t nb) {
   return s;
 }
 
+// --- llama.cpp's AMX-path order (see docs/numerics.md) ---
+// One float accumulator per output; per block an exact integer sum S, then
+// acc = fma(float(S), d_w * d_a, acc) (K-quants with mins add a second fma).
+struct KInts { int sumi = 0, summ = 0; };
+KInts kints(const int8_t* q, const int* sc, const int* mn, const BlockQ8_K& y) {
+  KInts r;
+  for (int g = 0; g < 16; ++g) {
+    int acc = 0;
+    for (int k = 0; k < 16; ++k) acc += q[g * 16 + k] * y.qs[g * 16 + k];
+    r.sumi += sc[g] * acc;
+    if (mn) r.summ += mn[g] * q8k_bsum(y, g);
+  }
+  return r;
+}
+
+float seq_q8_0(const uint8_t* w, const uint8_t* a, int64_t nb, bool four_bit) {
+  const auto* y = reinterpret_cast<const BlockQ8_0*>(a);
+  float acc = 0;
+  for (int64_t i = 0; i < nb; ++i) {
+    int s = 0;
+    float dw;
+    if (four_bit) {
+      const auto& x = reinterpret_cast<const BlockQ4_0*>(w)[i];
+      for (int j = 0; j < 16; ++j) s += ((x.qs[j] & 0x0F) - 8) * y[i].qs[j] + ((x.qs[j] >> 4) - 8) * y[i].qs[j + 16];
+      dw = load_half(x.d);
+    } else {
+      const auto& x = reinterpret_cast<const BlockQ8_0*>(w)[i];
+      for (int j = 0; j < 32; ++j) s += x.qs[j] * y[i].qs[j];
+      dw = load_half(x.d);
+    }
+    acc = std::fma(static_cast<float>(s), dw * load_half(y[i].d), acc);
+  }
+  return acc;
+}
+
+float seq_q4_k(const uint8_t* w, const uint8_t* a, int64_t nb, bool five) {
+  const auto* y = reinterpret_cast<const BlockQ8_K*>(a);
+  float acc = 0;
+  int8_t q[256];
+  int sc[16], mn[16];
+  for (int64_t i = 0; i < nb; ++i) {
+    float d, dmin;
+    unpack_q45k(w, i, five, q, sc, mn, &d, &dmin);
+    const KInts k = kints(q, sc, mn, y[i]);
+    const float yd = q8k_d(y[i]);
+    acc = std::fma(static_cast<float>(k.sumi), yd * d, acc);
+    acc = std::fma(static_cast<float>(k.summ), -(yd * dmin), acc);
+  }
+  return acc;
+}
+
+float seq_q6_k(const uint8_t* w, const uint8_t* a, int64_t nb) {
+  const auto* y = reinterpret_cast<const BlockQ8_K*>(a);
+  float acc = 0;
+  int8_t q[256];
+  int sc[16];
+  for (int64_t i = 0; i < nb; ++i) {
+    const auto& x = reinterpret_cast<const BlockQ6_K*>(w)[i];
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* ql = x.ql + 64 * half;
+      const uint8_t* qh = x.qh + 32 * half;
+      int8_t* o = q + 128 * half;
+      for (int l = 0; l < 32; ++l) {
+        o[l] = static_cast<int8_t>(((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4)) - 32);
+        o[l + 32] = static_cast<int8_t>(((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32);
+        o[l + 64] = static_cast<int8_t>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+        o[l + 96] = static_cast<int8_t>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+      }
+    }
+    for (int g = 0; g < 16; ++g) sc[g] = x.scales[g];
+    const KInts k = kints(q, sc, nullptr, y[i]);
+    acc = std::fma(static_cast<float>(k.sumi), q8k_d(y[i]) * load_half(x.d), acc);
+  }
+  return acc;
+}
 }  // namespace
 
 GGMLType act_type(GGMLType w) {
@@ -440,6 +520,53 @@ float dot_scalar(GGMLType w, const uint8_t* wr, const uint8_t* a, int64_t n) {
     }
     default: throw Error("qdot: no integer dot product for this tensor type");
   }
+}
+
+bool seq_order(GGMLType w, int64_t n_out) {
+  if (n_out % 32 != 0) return false;
+  switch (w) {
+    case GGMLType::Q8_0: case GGMLType::Q4_0: case GGMLType::Q4_K: case GGMLType::Q5_K: case GGMLType::Q6_K: return true;
+    default: return false;
+  }
+}
+
+float dot_seq_scalar(GGMLType w, const uint8_t* wr, const uint8_t* a, int64_t n) {
+  switch (w) {
+    case GGMLType::Q8_0: return seq_q8_0(wr, a, n / 32, false);
+    case GGMLType::Q4_0: return seq_q8_0(wr, a, n / 32, true);
+    case GGMLType::Q4_K: return seq_q4_k(wr, a, n / 256, false);
+    case GGMLType::Q5_K: return seq_q4_k(wr, a, n / 256, true);
+    case GGMLType::Q6_K: return seq_q6_k(wr, a, n / 256);
+    default: throw Error("qdot: no sequential-order dot product for this tensor type");
+  }
+}
+
+void seq_rows(Isa f, GGMLType w, const uint8_t* wr, const uint8_t* a, size_t stride, int64_t n, int nt, float* out) {
+  if (!has_simd_kernel(w) || !isa_available(f)) f = Isa::Scalar;
+  if (f == Isa::Avx2 && w == GGMLType::Q4_0) f = Isa::Scalar;  // no AVX2 kernel in this order
+  switch (f) {
+    case Isa::Avx512Vnni: avx512vnni::seq_rows(w, wr, a, stride, n, nt, out); return;
+    case Isa::Avx512: avx512::seq_rows(w, wr, a, stride, n, nt, out); return;
+    case Isa::Avx2:
+      for (; nt >= 4; nt -= 4, a += 4 * stride, out += 4) {
+        if (w == GGMLType::Q6_K) avx2::seq_q6_k_x4(wr, a, stride, n / 256, out);
+        else if (w == GGMLType::Q8_0) avx2::seq_q8_0_x4(wr, a, stride, n / 32, out);
+        else avx2::seq_q4_k_x4(wr, a, stride, n / 256, w == GGMLType::Q5_K, out);
+      }
+      for (; nt > 0; --nt, a += stride, ++out) {
+        if (w == GGMLType::Q6_K) avx2::seq_q6_k_x1(wr, a, n / 256, out);
+        else if (w == GGMLType::Q8_0) avx2::seq_q8_0_x1(wr, a, n / 32, out);
+        else avx2::seq_q4_k_x1(wr, a, n / 256, w == GGMLType::Q5_K, out);
+      }
+      return;
+    case Isa::Scalar:
+      for (int t = 0; t < nt; ++t) out[t] = dot_seq_scalar(w, wr, a + t * stride, n);
+      return;
+  }
+}
+
+void seq_rows(GGMLType w, const uint8_t* wr, const uint8_t* a, size_t stride, int64_t n, int nt, float* out) {
+  seq_rows(isa(), w, wr, a, stride, n, nt, out);
 }
 
 }  // namespace larql::qdot

@@ -43,4 +43,16 @@ void dot_rows(GGMLType weight_type, const uint8_t* w_row, const uint8_t* act, si
 void dot_rows(Isa family, GGMLType weight_type, const uint8_t* w_row, const uint8_t* act, size_t act_stride,
               int64_t n, int nt, float* out);
 
+// llama.cpp's AMX-path order (docs/numerics.md): per output one float
+// accumulator, fed block by block an exact integer sum S as fma(S, d_w*d_a, acc).
+// Every ISA gives the same bits. seq_order() says whether a plain (non-expert)
+// product of this type and row count takes it; otherwise dot_rows' order applies.
+bool seq_order(GGMLType weight_type, int64_t n_out);
+void seq_rows(GGMLType weight_type, const uint8_t* w_row, const uint8_t* act, size_t act_stride, int64_t n, int nt,
+              float* out);
+void seq_rows(Isa family, GGMLType weight_type, const uint8_t* w_row, const uint8_t* act, size_t act_stride,
+              int64_t n, int nt, float* out);
+// The portable reference of the sequential order.
+float dot_seq_scalar(GGMLType weight_type, const uint8_t* w_row, const uint8_t* act, int64_t n);
+
 }  // namespace larql::qdot

@@ -4,6 +4,7 @@
 // scalar reference (tested against it in tests/unit/kernels).
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "kernels/qdot_simd.h"
@@ -67,12 +68,25 @@ LARQL_AVX2 float dot_q4_0(const uint8_t* w, const uint8_t* a, int64_t nb) {
 
 // Q4_K / Q5_K: 8 sub-blocks of 32 with 6-bit (scale, min); min part via Q8_K's
 // per-16 sums. NT activation rows share each unpacked weight block (prefill).
-template <int NT>
+LARQL_AVX2 inline int hsum_i(__m256i v) {
+  __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  x = _mm_add_epi32(x, _mm_unpackhi_epi64(x, x));
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 1));
+  return _mm_cvtsi128_si32(x);
+}
+LARQL_AVX2 inline int hsum_i128(__m128i x) {
+  x = _mm_add_epi32(x, _mm_unpackhi_epi64(x, x));
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 1));
+  return _mm_cvtsi128_si32(x);
+}
+
+template <int NT, bool SEQ = false>
 LARQL_AVX2 void dot_q4_k_n(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb, bool five, float* out) {
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   __m256 acc[NT];
   __m128 acc_m[NT];  // mins: 4 lanes, each two sub-blocks' min * (sum of their 32 activations)
-  for (int t = 0; t < NT; ++t) { acc[t] = _mm256_setzero_ps(); acc_m[t] = _mm_setzero_ps(); }
+  float seq[NT];
+  for (int t = 0; t < NT; ++t) { acc[t] = _mm256_setzero_ps(); acc_m[t] = _mm_setzero_ps(); seq[t] = 0; }
   for (int64_t i = 0; i < nb; ++i) {
     const uint8_t *scales, *qs, *qh = nullptr;
     float xd, xdmin;
@@ -94,13 +108,15 @@ LARQL_AVX2 void dot_q4_k_n(const uint8_t* w, const uint8_t* a, size_t a_stride, 
     const __m128i mins16 = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn_w)));
     const BlockQ8_K* y[NT];
     __m256i sumi[NT];
+    int mn_i[NT];
     for (int t = 0; t < NT; ++t) {
       y[t] = reinterpret_cast<const BlockQ8_K*>(a + t * a_stride) + i;
       // per sub-block sums of 32 activations (pairs of Q8_K's per-16 sums) times the mins
       const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[t]->bsums));
       const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[t]->bsums + 16));
       const __m128i prod = _mm_madd_epi16(mins16, _mm_hadd_epi16(b0, b1));
-      acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(-q8k_d(*y[t]) * xdmin), _mm_cvtepi32_ps(prod), acc_m[t]);
+      if constexpr (SEQ) mn_i[t] = hsum_i128(prod);
+      else acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(-q8k_d(*y[t]) * xdmin), _mm_cvtepi32_ps(prod), acc_m[t]);
       sumi[t] = _mm256_setzero_si256();
     }
     const __m256i hbits = qh ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh)) : _mm256_setzero_si256();
@@ -123,9 +139,18 @@ LARQL_AVX2 void dot_q4_k_n(const uint8_t* w, const uint8_t* a, size_t a_stride, 
         sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(plo, phi));
       }
     }
-    for (int t = 0; t < NT; ++t)
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(q8k_d(*y[t]) * xd), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+    if constexpr (SEQ) {
+      for (int t = 0; t < NT; ++t) {
+        const float yd = q8k_d(*y[t]);
+        seq[t] = std::fma(static_cast<float>(hsum_i(sumi[t])), yd * xd, seq[t]);
+        seq[t] = std::fma(static_cast<float>(mn_i[t]), -(yd * xdmin), seq[t]);
+      }
+    } else {
+      for (int t = 0; t < NT; ++t)
+        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(q8k_d(*y[t]) * xd), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+    }
   }
+  if constexpr (SEQ) { for (int t = 0; t < NT; ++t) out[t] = seq[t]; return; }
   for (int t = 0; t < NT; ++t) {
     __m128 m = _mm_add_ps(acc_m[t], _mm_movehl_ps(acc_m[t], acc_m[t]));
     m = _mm_add_ss(m, _mm_movehdup_ps(m));
@@ -145,11 +170,12 @@ void dot_q4_k_x4(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb
 
 // Q6_K: codes 0..63 minus 32 (subtracted inside the int16 pair sums, as ggml
 // does), one int8 scale per 16. NT activation rows per unpacked weight block.
-template <int NT>
+template <int NT, bool SEQ = false>
 LARQL_AVX2 void dot_q6_k_n(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb, float* out) {
   const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
   __m256 acc[NT];
-  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+  float seq[NT];
+  for (int t = 0; t < NT; ++t) { acc[t] = _mm256_setzero_ps(); seq[t] = 0; }
   for (int64_t i = 0; i < nb; ++i) {
     const auto& x = reinterpret_cast<const BlockQ6_K*>(w)[i];
     const BlockQ8_K* y[NT];
@@ -179,10 +205,12 @@ LARQL_AVX2 void dot_q6_k_n(const uint8_t* w, const uint8_t* a, size_t a_stride, 
         }
       }
     }
-    for (int t = 0; t < NT; ++t)
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(q8k_d(*y[t]) * load_half(x.d)), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+    for (int t = 0; t < NT; ++t) {
+      if constexpr (SEQ) seq[t] = std::fma(static_cast<float>(hsum_i(sumi[t])), q8k_d(*y[t]) * load_half(x.d), seq[t]);
+      else acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(q8k_d(*y[t]) * load_half(x.d)), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+    }
   }
-  for (int t = 0; t < NT; ++t) out[t] = hsum(acc[t]);
+  for (int t = 0; t < NT; ++t) out[t] = SEQ ? seq[t] : hsum(acc[t]);
 }
 
 LARQL_AVX2 float dot_q6_k(const uint8_t* w, const uint8_t* a, int64_t nb) {
@@ -196,11 +224,12 @@ void dot_q6_k_x4(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb
 }
 
 // Q8_0 for NT activation rows.
-template <int NT>
+template <int NT, bool SEQ = false>
 LARQL_AVX2 void dot_q8_0_n(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb, float* out) {
   const auto* x = reinterpret_cast<const BlockQ8_0*>(w);
   __m256 acc[NT];
-  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+  float seq[NT];
+  for (int t = 0; t < NT; ++t) { acc[t] = _mm256_setzero_ps(); seq[t] = 0; }
   for (int64_t i = 0; i < nb; ++i) {
     const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs));
     const __m256i ax = _mm256_sign_epi8(qx, qx);
@@ -209,10 +238,11 @@ LARQL_AVX2 void dot_q8_0_n(const uint8_t* w, const uint8_t* a, size_t a_stride, 
       const auto& y = reinterpret_cast<const BlockQ8_0*>(a + t * a_stride)[i];
       const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs));
       const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(qy, qx)), _mm256_set1_epi16(1));
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xd * load_half(y.d)), _mm256_cvtepi32_ps(p), acc[t]);
+      if constexpr (SEQ) seq[t] = std::fma(static_cast<float>(hsum_i(p)), xd * load_half(y.d), seq[t]);
+      else acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xd * load_half(y.d)), _mm256_cvtepi32_ps(p), acc[t]);
     }
   }
-  for (int t = 0; t < NT; ++t) out[t] = hsum(acc[t]);
+  for (int t = 0; t < NT; ++t) out[t] = SEQ ? seq[t] : hsum(acc[t]);
 }
 
 void dot_q8_0_x4(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb, float* out) {
@@ -230,5 +260,12 @@ LARQL_AVX2 float dot_f32(const float* x, const float* y, int64_t n) {
   for (; i < n; ++i) s += x[i] * y[i];
   return s;
 }
+
+void seq_q8_0_x4(const uint8_t* w, const uint8_t* a, size_t st, int64_t nb, float* out) { dot_q8_0_n<4, true>(w, a, st, nb, out); }
+void seq_q8_0_x1(const uint8_t* w, const uint8_t* a, int64_t nb, float* out) { dot_q8_0_n<1, true>(w, a, 0, nb, out); }
+void seq_q4_k_x4(const uint8_t* w, const uint8_t* a, size_t st, int64_t nb, bool five, float* out) { dot_q4_k_n<4, true>(w, a, st, nb, five, out); }
+void seq_q4_k_x1(const uint8_t* w, const uint8_t* a, int64_t nb, bool five, float* out) { dot_q4_k_n<1, true>(w, a, 0, nb, five, out); }
+void seq_q6_k_x4(const uint8_t* w, const uint8_t* a, size_t st, int64_t nb, float* out) { dot_q6_k_n<4, true>(w, a, st, nb, out); }
+void seq_q6_k_x1(const uint8_t* w, const uint8_t* a, int64_t nb, float* out) { dot_q6_k_n<1, true>(w, a, 0, nb, out); }
 
 }  // namespace larql::qdot::avx2

@@ -24,6 +24,23 @@ inline float hsum(__m256 v) {
 
 inline float q8k_d(const BlockQ8_K& b) { float d; std::memcpy(&d, b.d, 4); return d; }
 
+// Exact integer sums for the sequential (llama.cpp AMX) order.
+inline int hsum_i(__m256i v) {
+  __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  x = _mm_add_epi32(x, _mm_unpackhi_epi64(x, x));
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 1));
+  return _mm_cvtsi128_si32(x);
+}
+inline int hsum_i(__m128i x) {
+  x = _mm_add_epi32(x, _mm_unpackhi_epi64(x, x));
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 1));
+  return _mm_cvtsi128_si32(x);
+}
+// acc + float(s) * d, fused, as one scalar instruction.
+inline float fma1(int s, float d, float acc) {
+  return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(static_cast<float>(s)), _mm_set_ss(d), _mm_set_ss(acc)));
+}
+
 // acc += sum over int16 pairs of p * s (int32 lanes).
 inline __m512i dot16(__m512i acc, __m512i p, __m512i s) {
 #if LARQL_QDOT_VNNI
@@ -55,13 +72,16 @@ inline __m512i shifts(int a, int b) { return _mm512_set_epi64(b, b, b, b, a, a, 
 
 // Q4_K / Q5_K: chunk c of qs gives sub-block 2c (low nibbles) in the low half of a
 // zmm and 2c+1 (high nibbles) in the high half, matching 64 contiguous Q8_K codes.
-template <int NT>
+// SEQ: llama.cpp's AMX order (one float per output, exact block sums), else ggml's vec_dot lanes.
+template <int NT, bool SEQ>
 void dot_q4_k_n(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb, bool five, float* out) {
   const __m512i m4 = _mm512_set1_epi8(0x0F), one = _mm512_set1_epi8(1);
   const __m512i idx0 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(1), 1);  // lanes 16-31 -> +1
   __m256 acc[NT];
   __m128 acc_m[NT];
-  for (int t = 0; t < NT; ++t) { acc[t] = _mm256_setzero_ps(); acc_m[t] = _mm_setzero_ps(); }
+  float seq[NT];
+  int mn_i[NT];
+  for (int t = 0; t < NT; ++t) { acc[t] = _mm256_setzero_ps(); acc_m[t] = _mm_setzero_ps(); seq[t] = 0; }
   for (int64_t i = 0; i < nb; ++i) {
     const uint8_t *scales, *qs, *qh = nullptr;
     float xd, xdmin;
@@ -86,7 +106,8 @@ void dot_q4_k_n(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb,
       const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[t]->bsums));
       const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[t]->bsums + 16));
       const __m128i prod = _mm_madd_epi16(mins16, _mm_hadd_epi16(b0, b1));
-      acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(-q8k_d(*y[t]) * xdmin), _mm_cvtepi32_ps(prod), acc_m[t]);
+      if constexpr (SEQ) mn_i[t] = hsum_i(prod);
+      else acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(-q8k_d(*y[t]) * xdmin), _mm_cvtepi32_ps(prod), acc_m[t]);
       sumi[t] = _mm512_setzero_si512();
     }
     const __m512i hbits = qh ? bcast32(qh) : _mm512_setzero_si512();
@@ -100,8 +121,19 @@ void dot_q4_k_n(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb,
       for (int t = 0; t < NT; ++t)
         sumi[t] = dot16(sumi[t], _mm512_maddubs_epi16(q, load64(y[t]->qs + 64 * c)), s);
     }
-    for (int t = 0; t < NT; ++t)
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(q8k_d(*y[t]) * xd), _mm256_cvtepi32_ps(fold(sumi[t])), acc[t]);
+    for (int t = 0; t < NT; ++t) {
+      if constexpr (SEQ) {
+        const float yd = q8k_d(*y[t]);
+        seq[t] = fma1(hsum_i(fold(sumi[t])), yd * xd, seq[t]);
+        seq[t] = fma1(mn_i[t], -(yd * xdmin), seq[t]);
+      } else {
+        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(q8k_d(*y[t]) * xd), _mm256_cvtepi32_ps(fold(sumi[t])), acc[t]);
+      }
+    }
+  }
+  if constexpr (SEQ) {
+    for (int t = 0; t < NT; ++t) out[t] = seq[t];
+    return;
   }
   for (int t = 0; t < NT; ++t) {
     __m128 m = _mm_add_ps(acc_m[t], _mm_movehl_ps(acc_m[t], acc_m[t]));
@@ -112,7 +144,7 @@ void dot_q4_k_n(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb,
 
 // Q6_K: per half, ql's 64 bytes give codes 0/1 (low nibbles) and 2/3 (high
 // nibbles) with two bits each from qh; 32 is subtracted inside int16 pair sums.
-template <int NT>
+template <int NT, bool SEQ>
 void dot_q6_k_n(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb, float* out) {
   const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3), m32 = _mm512_set1_epi8(32);
   // int16 lane j of a 64-byte product belongs to scale group j/8.
@@ -121,7 +153,8 @@ void dot_q6_k_n(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb,
                        7, 6, 5, 4, 3, 2, 1, 0),
       3);
   __m256 acc[NT];
-  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+  float seq[NT];
+  for (int t = 0; t < NT; ++t) { acc[t] = _mm256_setzero_ps(); seq[t] = 0; }
   for (int64_t i = 0; i < nb; ++i) {
     const auto& x = reinterpret_cast<const BlockQ6_K*>(w)[i];
     const __m512i sc = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.scales))));
@@ -148,15 +181,17 @@ void dot_q6_k_n(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb,
         }
       }
     }
-    for (int t = 0; t < NT; ++t)
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(q8k_d(*y[t]) * load_half(x.d)), _mm256_cvtepi32_ps(fold(sumi[t])), acc[t]);
+    for (int t = 0; t < NT; ++t) {
+      if constexpr (SEQ) seq[t] = fma1(hsum_i(fold(sumi[t])), q8k_d(*y[t]) * load_half(x.d), seq[t]);
+      else acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(q8k_d(*y[t]) * load_half(x.d)), _mm256_cvtepi32_ps(fold(sumi[t])), acc[t]);
+    }
   }
-  for (int t = 0; t < NT; ++t) out[t] = hsum(acc[t]);
+  for (int t = 0; t < NT; ++t) out[t] = SEQ ? seq[t] : hsum(acc[t]);
 }
 
 // Q8_0 / Q4_0: two 32-element blocks per zmm; the two blocks' float updates are
 // applied one after the other, as the AVX2 loop does.
-template <int NT, bool Q4>
+template <int NT, bool Q4, bool SEQ>
 void dot_q8_0_n(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb, float* out) {
   const size_t bs = Q4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
   const __m512i m4 = _mm512_set1_epi8(0x0F), off = _mm512_set1_epi8(8);
@@ -173,7 +208,8 @@ void dot_q8_0_n(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb,
     return _mm512_sub_epi8(_mm512_and_si512(v, m4), off);
   };
   __m256 acc[NT];
-  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+  float seq[NT];
+  for (int t = 0; t < NT; ++t) { acc[t] = _mm256_setzero_ps(); seq[t] = 0; }
   int64_t i = 0;
   for (; i + 2 <= nb; i += 2) {
     const __m512i qx = codes(i);
@@ -185,7 +221,13 @@ void dot_q8_0_n(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb,
       const __m512i qy = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[0].qs))),
                                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[1].qs)), 1);
       const __m512i sy = _mm512_mask_sub_epi8(qy, neg, _mm512_setzero_si512(), qy);
-      const __m512 p = _mm512_cvtepi32_ps(dot_u8i8(ax, sy));
+      const __m512i pi = dot_u8i8(ax, sy);
+      if constexpr (SEQ) {
+        seq[t] = fma1(hsum_i(_mm512_castsi512_si256(pi)), xd0 * load_half(y[0].d), seq[t]);
+        seq[t] = fma1(hsum_i(_mm512_extracti64x4_epi64(pi, 1)), xd1 * load_half(y[1].d), seq[t]);
+        continue;
+      }
+      const __m512 p = _mm512_cvtepi32_ps(pi);
       acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xd0 * load_half(y[0].d)), _mm512_castps512_ps256(p), acc[t]);
       acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xd1 * load_half(y[1].d)),
                                _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(p), 1)), acc[t]);
@@ -206,14 +248,16 @@ void dot_q8_0_n(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb,
       const auto& y = reinterpret_cast<const BlockQ8_0*>(a + t * a_stride)[i];
       const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs));
       const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(qy, q)), _mm256_set1_epi16(1));
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xd * load_half(y.d)), _mm256_cvtepi32_ps(p), acc[t]);
+      if constexpr (SEQ) seq[t] = fma1(hsum_i(p), xd * load_half(y.d), seq[t]);
+      else acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xd * load_half(y.d)), _mm256_cvtepi32_ps(p), acc[t]);
     }
   }
-  for (int t = 0; t < NT; ++t) out[t] = hsum(acc[t]);
+  for (int t = 0; t < NT; ++t) out[t] = SEQ ? seq[t] : hsum(acc[t]);
 }
 
 // nt activation rows (a_stride bytes apart) against one weight row, nt >= 1.
-void dot_rows(GGMLType type, const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t n, int nt, float* out) {
+template <bool SEQ>
+void dot_rows_t(GGMLType type, const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t n, int nt, float* out) {
   auto run = [&](auto k1, auto k4, auto k8, int64_t nb) {
     while (nt >= 8) { k8(a, nb); a += 8 * a_stride; out += 8; nt -= 8; }
     if (nt >= 4) { k4(a, nb); a += 4 * a_stride; out += 4; nt -= 4; }
@@ -222,28 +266,35 @@ void dot_rows(GGMLType type, const uint8_t* w, const uint8_t* a, size_t a_stride
   switch (type) {
     case GGMLType::Q4_K: case GGMLType::Q5_K: {
       const bool five = type == GGMLType::Q5_K;
-      run([&](const uint8_t* p, int64_t nb) { dot_q4_k_n<1>(w, p, a_stride, nb, five, out); },
-          [&](const uint8_t* p, int64_t nb) { dot_q4_k_n<4>(w, p, a_stride, nb, five, out); },
-          [&](const uint8_t* p, int64_t nb) { dot_q4_k_n<8>(w, p, a_stride, nb, five, out); }, n / 256);
+      run([&](const uint8_t* p, int64_t nb) { dot_q4_k_n<1, SEQ>(w, p, a_stride, nb, five, out); },
+          [&](const uint8_t* p, int64_t nb) { dot_q4_k_n<4, SEQ>(w, p, a_stride, nb, five, out); },
+          [&](const uint8_t* p, int64_t nb) { dot_q4_k_n<8, SEQ>(w, p, a_stride, nb, five, out); }, n / 256);
       return;
     }
     case GGMLType::Q6_K:
-      run([&](const uint8_t* p, int64_t nb) { dot_q6_k_n<1>(w, p, a_stride, nb, out); },
-          [&](const uint8_t* p, int64_t nb) { dot_q6_k_n<4>(w, p, a_stride, nb, out); },
-          [&](const uint8_t* p, int64_t nb) { dot_q6_k_n<8>(w, p, a_stride, nb, out); }, n / 256);
+      run([&](const uint8_t* p, int64_t nb) { dot_q6_k_n<1, SEQ>(w, p, a_stride, nb, out); },
+          [&](const uint8_t* p, int64_t nb) { dot_q6_k_n<4, SEQ>(w, p, a_stride, nb, out); },
+          [&](const uint8_t* p, int64_t nb) { dot_q6_k_n<8, SEQ>(w, p, a_stride, nb, out); }, n / 256);
       return;
     case GGMLType::Q8_0:
-      run([&](const uint8_t* p, int64_t nb) { dot_q8_0_n<1, false>(w, p, a_stride, nb, out); },
-          [&](const uint8_t* p, int64_t nb) { dot_q8_0_n<4, false>(w, p, a_stride, nb, out); },
-          [&](const uint8_t* p, int64_t nb) { dot_q8_0_n<8, false>(w, p, a_stride, nb, out); }, n / 32);
+      run([&](const uint8_t* p, int64_t nb) { dot_q8_0_n<1, false, SEQ>(w, p, a_stride, nb, out); },
+          [&](const uint8_t* p, int64_t nb) { dot_q8_0_n<4, false, SEQ>(w, p, a_stride, nb, out); },
+          [&](const uint8_t* p, int64_t nb) { dot_q8_0_n<8, false, SEQ>(w, p, a_stride, nb, out); }, n / 32);
       return;
     case GGMLType::Q4_0:
-      run([&](const uint8_t* p, int64_t nb) { dot_q8_0_n<1, true>(w, p, a_stride, nb, out); },
-          [&](const uint8_t* p, int64_t nb) { dot_q8_0_n<4, true>(w, p, a_stride, nb, out); },
-          [&](const uint8_t* p, int64_t nb) { dot_q8_0_n<8, true>(w, p, a_stride, nb, out); }, n / 32);
+      run([&](const uint8_t* p, int64_t nb) { dot_q8_0_n<1, true, SEQ>(w, p, a_stride, nb, out); },
+          [&](const uint8_t* p, int64_t nb) { dot_q8_0_n<4, true, SEQ>(w, p, a_stride, nb, out); },
+          [&](const uint8_t* p, int64_t nb) { dot_q8_0_n<8, true, SEQ>(w, p, a_stride, nb, out); }, n / 32);
       return;
     default: return;
   }
+}
+
+void dot_rows(GGMLType type, const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t n, int nt, float* out) {
+  dot_rows_t<false>(type, w, a, a_stride, n, nt, out);
+}
+void seq_rows(GGMLType type, const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t n, int nt, float* out) {
+  dot_rows_t<true>(type, w, a, a_stride, n, nt, out);
 }
 
 }  // namespace larql::qdot::LARQL_QDOT_NS
