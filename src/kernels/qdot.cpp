@@ -446,7 +446,11 @@ void avx2_rows(GGMLType w, const uint8_t* wr, const uint8_t* a, size_t stride, i
 bool isa_available(Isa f) {
   const CpuFeatures& c = cpu_features();
   const bool avx2 = c.avx2 && c.fma;
+#if defined(__clang__)
+  const bool avx512 = false;  // the AVX-512 kernels are built by GCC only (qdot_avx512.cpp)
+#else
   const bool avx512 = avx2 && c.avx512f && c.avx512bw && c.avx512vl && c.avx512dq;
+#endif
   switch (f) {
     case Isa::Scalar: return true;
     case Isa::Avx2: return avx2;
