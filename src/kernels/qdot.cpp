@@ -157,16 +157,24 @@ float dot_q5_1(const uint8_t* w, const uint8_t* a, int64_t nb) {
 
 // K-quants: codes q[256], per-16 integer scales sc[16] (and mins mn[16]); the
 // block contributes d*sum_g sc_g*sum(q*a) - dmin*sum_g mn_g*bsum_g.
-float kdot(const int8_t* q, const int* sc, const int* mn, float d, float dmin, const BlockQ8_K& y) {
-  int sumi = 0, summ = 0;
+// A K-quant block's exact integer sums: sumi = sum_g sc_g * sum(q * a) and
+// summ = sum_g mn_g * bsum_g (both orders below start from these).
+struct KInts { int sumi = 0, summ = 0; };
+KInts kints(const int8_t* q, const int* sc, const int* mn, const BlockQ8_K& y) {
+  KInts r;
   for (int g = 0; g < 16; ++g) {
     int acc = 0;
     for (int k = 0; k < 16; ++k) acc += q[g * 16 + k] * y.qs[g * 16 + k];
-    sumi += sc[g] * acc;
-    if (mn) summ += mn[g] * q8k_bsum(y, g);
+    r.sumi += sc[g] * acc;
+    if (mn) r.summ += mn[g] * q8k_bsum(y, g);
   }
+  return r;
+}
+
+float kdot(const int8_t* q, const int* sc, const int* mn, float d, float dmin, const BlockQ8_K& y) {
+  const KInts k = kints(q, sc, mn, y);
   const float yd = q8k_d(y);
-  return d * yd * static_cast<float>(sumi) - dmin * yd * static_cast<float>(summ);
+  return d * yd * static_cast<float>(k.sumi) - dmin * yd * static_cast<float>(k.summ);
 }
 
 // One Q4_K / Q5_K block as 256 unsigned codes with per-16 scales and mins.
@@ -211,6 +219,22 @@ float dot_q4_k(const uint8_t* w, const uint8_t* a, int64_t nb, bool five) {
   return s;
 }
 
+// One Q6_K block as 256 signed codes (0..63 minus 32) and its 16 scales.
+void unpack_q6k(const BlockQ6_K& x, int8_t* q, int* sc) {
+  for (int half = 0; half < 2; ++half) {
+    const uint8_t* ql = x.ql + 64 * half;
+    const uint8_t* qh = x.qh + 32 * half;
+    int8_t* o = q + 128 * half;
+    for (int l = 0; l < 32; ++l) {
+      o[l] = static_cast<int8_t>(((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4)) - 32);
+      o[l + 32] = static_cast<int8_t>(((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32);
+      o[l + 64] = static_cast<int8_t>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+      o[l + 96] = static_cast<int8_t>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+    }
+  }
+  for (int g = 0; g < 16; ++g) sc[g] = x.scales[g];
+}
+
 float dot_q6_k(const uint8_t* w, const uint8_t* a, int64_t nb) {
   const auto* y = reinterpret_cast<const BlockQ8_K*>(a);
   float s = 0;
@@ -218,18 +242,7 @@ float dot_q6_k(const uint8_t* w, const uint8_t* a, int64_t nb) {
   int sc[16];
   for (int64_t i = 0; i < nb; ++i) {
     const auto& x = reinterpret_cast<const BlockQ6_K*>(w)[i];
-    for (int half = 0; half < 2; ++half) {
-      const uint8_t* ql = x.ql + 64 * half;
-      const uint8_t* qh = x.qh + 32 * half;
-      int8_t* o = q + 128 * half;
-      for (int l = 0; l < 32; ++l) {
-        o[l] = static_cast<int8_t>(((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4)) - 32);
-        o[l + 32] = static_cast<int8_t>(((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32);
-        o[l + 64] = static_cast<int8_t>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
-        o[l + 96] = static_cast<int8_t>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
-      }
-    }
-    for (int g = 0; g < 16; ++g) sc[g] = x.scales[g];
+    unpack_q6k(x, q, sc);
     s += kdot(q, sc, nullptr, load_half(x.d), 0.f, y[i]);
   }
   return s;
@@ -285,17 +298,6 @@ float dot_q3_k(const uint8_t* w, const uint8_t* a, int64_t nb) {
 // --- llama.cpp's AMX-path order (see docs/numerics.md) ---
 // One float accumulator per output; per block an exact integer sum S, then
 // acc = fma(float(S), d_w * d_a, acc) (K-quants with mins add a second fma).
-struct KInts { int sumi = 0, summ = 0; };
-KInts kints(const int8_t* q, const int* sc, const int* mn, const BlockQ8_K& y) {
-  KInts r;
-  for (int g = 0; g < 16; ++g) {
-    int acc = 0;
-    for (int k = 0; k < 16; ++k) acc += q[g * 16 + k] * y.qs[g * 16 + k];
-    r.sumi += sc[g] * acc;
-    if (mn) r.summ += mn[g] * q8k_bsum(y, g);
-  }
-  return r;
-}
 
 float seq_q8_0(const uint8_t* w, const uint8_t* a, int64_t nb, bool four_bit) {
   const auto* y = reinterpret_cast<const BlockQ8_0*>(a);
@@ -340,18 +342,7 @@ float seq_q6_k(const uint8_t* w, const uint8_t* a, int64_t nb) {
   int sc[16];
   for (int64_t i = 0; i < nb; ++i) {
     const auto& x = reinterpret_cast<const BlockQ6_K*>(w)[i];
-    for (int half = 0; half < 2; ++half) {
-      const uint8_t* ql = x.ql + 64 * half;
-      const uint8_t* qh = x.qh + 32 * half;
-      int8_t* o = q + 128 * half;
-      for (int l = 0; l < 32; ++l) {
-        o[l] = static_cast<int8_t>(((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4)) - 32);
-        o[l + 32] = static_cast<int8_t>(((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32);
-        o[l + 64] = static_cast<int8_t>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
-        o[l + 96] = static_cast<int8_t>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
-      }
-    }
-    for (int g = 0; g < 16; ++g) sc[g] = x.scales[g];
+    unpack_q6k(x, q, sc);
     const KInts k = kints(q, sc, nullptr, y[i]);
     acc = std::fma(static_cast<float>(k.sumi), q8k_d(y[i]) * load_half(x.d), acc);
   }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../test_paths.h"
+#include "reference_io.h"
 #include "engine/session.h"
 #include "model/model_source.h"
 
@@ -17,13 +18,7 @@ using namespace larql;
 
 namespace {
 
-std::vector<float> read_f32(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::vector<char> b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  std::vector<float> v(b.size() / 4);
-  std::memcpy(v.data(), b.data(), v.size() * 4);
-  return v;
-}
+using test::read_f32;
 
 struct Ref {
   std::unique_ptr<Model> model;
