@@ -140,6 +140,11 @@ void build_probes(const std::string& model_path, const std::string& probes_file,
     j.push_back({{"layer", p.addr.layer}, {"expert", -1}, {"feature", p.addr.feature}, {"relation", p.relation},
                  {"score", p.score}, {"hits", p.hits}});
   write_file(root, "probes.json", j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", m);
+  // The templates travel with the vindex: DESCRIBE reads probes.txt when USEd.
+  std::ifstream src(probes_file, std::ios::binary);
+  std::stringstream text;
+  text << src.rdbuf();
+  write_file(root, "probes.txt", text.str(), m);
   m.has_probes = true;
 }
 

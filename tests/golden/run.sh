@@ -2,8 +2,8 @@
 # Golden tests for LQL (sqllogictest style): runs every tests/golden/*.lql with
 # `larql lql --keep-going -t 1` and diffs its output against NAME.expected.
 # Placeholders in scripts: @FACTS@ (fixtures/models/facts), @VINDEX@ (a
-# vindex of facts-F32 extracted here with facts.probes, which is also copied
-# into it as probes.txt so that DESCRIBE uses the relation templates), @TMP@.
+# vindex of facts-F32 extracted here with facts.probes, which extract stores
+# in it as probes.txt so that DESCRIBE uses the relation templates), @TMP@.
 # Usage: run.sh LARQL SHARED_DIR [NAME...]; UPDATE=1 rewrites the .expected files.
 set -u
 LARQL=$1
@@ -18,7 +18,6 @@ VINDEX=$TMP/facts.vindex
 if ! "$LARQL" extract "$FACTS/facts-F32.gguf" -o "$VINDEX" --probes "$HERE/facts.probes" -t 1 >"$TMP/extract.log" 2>&1; then
   echo "FAIL: extraction of the facts vindex"; cat "$TMP/extract.log"; exit 1
 fi
-cp "$HERE/facts.probes" "$VINDEX/probes.txt"
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then for f in "$HERE"/*.lql; do names+=("$(basename "$f" .lql)"); done; fi
 pass=0; fail=0
