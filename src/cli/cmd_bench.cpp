@@ -1,18 +1,22 @@
-// larql bench MODEL [-p 512] [-n 128] [-t N] [-r 3] [--json] [--vs-llama-bench PATH]
+// larql bench MODEL [-p 512] [-n 128] [-t N] [-r 3] [--json] [--vs-llama-bench PATH] [--moe-stats] [--ram-budget GB]
 //
 // pp<P>: one batch of P tokens from an empty context (prefill), like llama-bench.
 // tg<N>: N tokens one at a time from an empty context (decode).
 // Reports mean ± stddev tok/s over -r repetitions (after one warm-up), the
 // per-stage split of the time, and the effective weight bandwidth in decode.
+// --moe-stats: routed-expert traffic per token and, with --ram-budget, the
+// expert cache (hit rate, prediction accuracy, bytes read) over the timed reps.
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "cli/commands.h"
 #include "cli/model_path.h"
+#include "engine/expert_cache.h"
 #include "engine/session.h"
 #include "util/cpu.h"
 #include "util/error.h"
@@ -26,7 +30,22 @@ struct TestResult {
   double mean = 0, stddev = 0;
   StageTimes stages;  // summed over repetitions
   double total_ms = 0;
+  // --moe-stats, summed over the timed repetitions.
+  int64_t tokens = 0;
+  MoEStats moe;
+  ExpertCacheStats cache;
+  uint64_t storage_bytes = 0;  // /proc/self/io read_bytes: what the kernel fetched from disk for us
 };
+
+// Bytes this process has caused to be read from storage (page faults and reads).
+uint64_t storage_read_bytes() {
+  std::ifstream f("/proc/self/io");
+  std::string k;
+  uint64_t v = 0;
+  while (f >> k >> v)
+    if (k == "read_bytes:") return v;
+  return 0;
+}
 
 // Bytes of weights one decode step reads: every matrix once, one embedding row.
 double bytes_per_token(const Model& m) {
@@ -52,6 +71,9 @@ TestResult run_test(const Model& m, int64_t n_prompt, int64_t n_gen, int reps, i
   for (int rep = -1; rep < reps; ++rep) {  // rep -1 is the warm-up
     s.reset();
     s.clear_stage_times();
+    s.clear_moe_stats();
+    if (m.expert_cache()) m.expert_cache()->clear_stats();
+    const uint64_t io0 = storage_read_bytes();
     auto t0 = std::chrono::steady_clock::now();
     if (n_prompt > 0) {
       std::vector<int32_t> p(static_cast<size_t>(n_prompt));
@@ -65,6 +87,20 @@ TestResult run_test(const Model& m, int64_t n_prompt, int64_t n_gen, int reps, i
     }
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (rep < 0) continue;
+    r.storage_bytes += storage_read_bytes() - io0;
+    r.tokens += n_prompt > 0 ? n_prompt : n_gen;
+    const MoEStats& mst = s.moe_stats();
+    r.moe.rows += mst.rows;
+    r.moe.expert_uses += mst.expert_uses;
+    r.moe.expert_matmuls += mst.expert_matmuls;
+    r.moe.expert_bytes += mst.expert_bytes;
+    if (m.expert_cache()) {
+      const ExpertCacheStats c = m.expert_cache()->stats();
+      ExpertCacheStats& a = r.cache;
+      a.lookups += c.lookups, a.hits += c.hits, a.prefetch_hits += c.prefetch_hits, a.late += c.late, a.misses += c.misses, a.loads += c.loads;
+      a.prefetch_loads += c.prefetch_loads, a.prefetch_used += c.prefetch_used, a.predicted += c.predicted;
+      a.predicted_right += c.predicted_right, a.bytes_read += c.bytes_read, a.wait_ms += c.wait_ms;
+    }
     rates.push_back(1000.0 * static_cast<double>(n_prompt > 0 ? n_prompt : n_gen) / ms);
     const StageTimes& st = s.stage_times();
     r.stages.attention_ms += st.attention_ms;
@@ -99,6 +135,52 @@ nlohmann::json llama_bench(const std::string& bin, const std::string& model, int
   }
 }
 
+// Peak resident set of this process so far (VmHWM), in bytes.
+uint64_t peak_rss_bytes() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  return 0;
+}
+
+nlohmann::json moe_json(const TestResult& r, bool cached) {
+  const double tok = static_cast<double>(std::max<int64_t>(r.tokens, 1));
+  nlohmann::json j = {{"expert_uses_per_token", static_cast<double>(r.moe.expert_uses) / tok},
+                      {"expert_bytes_per_token", static_cast<double>(r.moe.expert_bytes) / tok},
+                      {"storage_read_bytes_per_token", static_cast<double>(r.storage_bytes) / tok},
+                      {"peak_rss_bytes", peak_rss_bytes()}};
+  if (!cached) return j;
+  const ExpertCacheStats& c = r.cache;
+  const double lk = static_cast<double>(std::max<uint64_t>(c.lookups, 1));
+  j["cache_hit_rate"] = c.hit_rate();
+  j["prefetch_hit_rate"] = static_cast<double>(c.prefetch_hits) / lk;
+  j["cache_late_rate"] = static_cast<double>(c.late) / lk;
+  j["cache_miss_rate"] = static_cast<double>(c.misses) / lk;
+  j["prefetch_accuracy"] = c.predict_accuracy();
+  j["prefetch_loads"] = c.prefetch_loads;
+  j["prefetch_used"] = c.prefetch_used;
+  j["cache_read_bytes_per_token"] = static_cast<double>(c.bytes_read) / tok;
+  j["read_wait_share"] = r.total_ms > 0 ? c.wait_ms / r.total_ms : 0.0;
+  return j;
+}
+
+void print_moe(const TestResult& r, bool cached) {
+  const nlohmann::json j = moe_json(r, cached);
+  std::printf("%-8s moe: %.1f expert uses/token, %.1f MB expert weights/token, %.1f MB read from storage/token, "
+              "peak RSS %.0f MiB\n",
+              r.name.c_str(), j["expert_uses_per_token"].get<double>(), j["expert_bytes_per_token"].get<double>() / 1e6,
+              j["storage_read_bytes_per_token"].get<double>() / 1e6, j["peak_rss_bytes"].get<double>() / 1048576.0);
+  if (!cached) return;
+  std::printf("%-8s cache: hit %.1f%%, prefetched in time %.1f%%, late %.1f%%, miss %.1f%%; prediction %.1f%% right, prefetched %llu used %llu, "
+              "%.1f MB read/token, %.0f%% of time waiting for reads\n",
+              r.name.c_str(), 100 * j["cache_hit_rate"].get<double>(), 100 * j["prefetch_hit_rate"].get<double>(),
+              100 * j["cache_late_rate"].get<double>(),
+              100 * j["cache_miss_rate"].get<double>(), 100 * j["prefetch_accuracy"].get<double>(),
+              static_cast<unsigned long long>(r.cache.prefetch_loads), static_cast<unsigned long long>(r.cache.prefetch_used),
+              j["cache_read_bytes_per_token"].get<double>() / 1e6, 100 * j["read_wait_share"].get<double>());
+}
+
 }  // namespace
 
 Runner add_bench(CLI::App& app) {
@@ -108,7 +190,9 @@ Runner add_bench(CLI::App& app) {
     int64_t knn_k = 10;
     int64_t p = 512, n = 128;
     int t = 0, r = 3;
-    bool json = false;
+    bool json = false, moe_stats = false;
+    double ram_budget = 0;
+    std::string expert_policy = "lfu";
   };
   auto o = std::make_shared<Opts>();
   sub->add_option("MODEL", o->model, "GGUF file, safetensors folder or vindex");
@@ -119,6 +203,9 @@ Runner add_bench(CLI::App& app) {
   sub->add_option("-t,--threads", o->t, "Threads (default: all cores)");
   sub->add_option("-r,--repetitions", o->r, "Repetitions per test")->default_val(3);
   sub->add_flag("--json", o->json, "One JSON object per test");
+  sub->add_flag("--moe-stats", o->moe_stats, "MoE: expert cache hit rate, prefetch accuracy, bytes read per token");
+  sub->add_option("--ram-budget", o->ram_budget, "MoE: keep resident memory under this many GiB (docs/moe.md)");
+  sub->add_option("--expert-policy", o->expert_policy, "MoE --ram-budget eviction: lru|lfu")->default_val("lfu");
   sub->add_option("--vs-llama-bench", o->vs, "Also run this llama-bench binary on the same file and print the ratio");
   return [=]() {
     if (o->r < 1) throw Error("-r must be at least 1");
@@ -126,6 +213,12 @@ Runner add_bench(CLI::App& app) {
     if (o->model.empty()) throw Error("bench: give MODEL or --vindex DIR");
     auto model = load_model(o->model);
     const int threads = o->t > 0 ? o->t : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (o->ram_budget > 0) {
+      const BudgetPlan p = enable_ram_budget(*model, o->ram_budget, parse_expert_policy(o->expert_policy),
+                                             std::max<int64_t>(o->p + o->n, 16), 1, KVType::F32, std::max<int64_t>(o->p, 1));
+      if (!o->json) std::printf("ram budget: %s, policy %s, %s reads\n", p.describe().c_str(), o->expert_policy.c_str(),
+                                model->expert_cache()->direct_io() ? "O_DIRECT" : "buffered");
+    }
     std::vector<TestResult> results;
     if (o->p > 0) results.push_back(run_test(*model, o->p, 0, o->r, threads, 1));
     if (o->n > 0) results.push_back(run_test(*model, 0, o->n, o->r, threads, 2));
@@ -159,6 +252,7 @@ Runner add_bench(CLI::App& app) {
           j["bytes_per_token"] = bpt;
           j["bandwidth_gb_s"] = gbs;
         }
+        if (o->moe_stats) j["moe"] = moe_json(r, model->expert_cache() != nullptr);
         if (ref_ts > 0) {
           j["llama_bench_tok_s"] = ref_ts;
           j["ratio"] = r.mean / ref_ts;
@@ -168,6 +262,7 @@ Runner add_bench(CLI::App& app) {
         std::printf("%-8s %12.2f %10.2f %8.1f%% %8.1f%% %8.1f%% %8.1f%% %10s\n", r.name.c_str(), r.mean, r.stddev,
                     pct(r.stages.attention_ms), pct(r.stages.ffn_ms), pct(r.stages.head_ms), pct(r.stages.other_ms),
                     tg ? std::to_string(gbs).substr(0, 6).c_str() : "-");
+        if (o->moe_stats) print_moe(r, model->expert_cache() != nullptr);
         if (ref_ts > 0) std::printf("%-8s %12.2f   (llama-bench)   ratio larql/llama.cpp = %.2f\n", r.name.c_str(), ref_ts, r.mean / ref_ts);
       }
     }

@@ -8,6 +8,7 @@
 #include "chat/chat.h"
 #include "cli/commands.h"
 #include "cli/model_path.h"
+#include "engine/expert_cache.h"
 #include "engine/generate.h"
 #include "kernels/numerics.h"
 #include "util/error.h"
@@ -27,6 +28,8 @@ struct GenOpts {
   std::vector<std::string> stop;
   SamplingParams sp;
   std::string seed = "";
+  double ram_budget = 0;  // GiB; 0 = experts read through the mapping
+  std::string expert_policy = "lfu";
 };
 
 void add_generation_options(CLI::App* sub, GenOpts& o) {
@@ -48,6 +51,18 @@ void add_generation_options(CLI::App* sub, GenOpts& o) {
   sub->add_option("--numerics", o.numerics,
                   "Operation order to reproduce bit for bit: llama.cpp (default, fast) or ik_llama.cpp (scalar)")
       ->default_val("llama.cpp");
+  sub->add_option("--ram-budget", o.ram_budget, "MoE: keep resident memory under this many GiB (expert cache; docs/moe.md)");
+  sub->add_option("--expert-policy", o.expert_policy, "MoE --ram-budget eviction: lru|lfu")->default_val("lfu");
+}
+
+// --ram-budget: an expert cache sized for one session of o.ctx tokens and
+// prompts of up to n_batch tokens in one step (run: the prompt; chat: 512).
+void apply_ram_budget(Model& m, const GenOpts& o, int64_t n_batch) {
+  if (o.ram_budget <= 0) return;
+  const KVType kv = o.kv == "f16" ? KVType::F16 : KVType::F32;
+  const BudgetPlan p = enable_ram_budget(m, o.ram_budget, parse_expert_policy(o.expert_policy), o.ctx, 1, kv,
+                                         std::max<int64_t>(n_batch, 1));
+  std::fprintf(stderr, "larql: %s, policy %s\n", p.describe().c_str(), o.expert_policy.c_str());
 }
 
 KVType kv_type_from(const GenOpts& o) {
@@ -139,10 +154,14 @@ Runner add_run(CLI::App& app) {
   add_generation_options(sub, *o);
   return [=]() {
     auto model = load_model(o->model);
-    if (o->prompt.empty() && o->prompt_ids.empty()) return chat_loop(*model, *o);
+    if (o->prompt.empty() && o->prompt_ids.empty()) {
+      apply_ram_budget(*model, *o, 512);
+      return chat_loop(*model, *o);
+    }
     const Tokenizer& tok = model->tokenizer();
     std::vector<int32_t> prompt = !o->prompt_ids.empty() ? parse_token_list(o->prompt_ids, model->hparams().n_vocab)
                                                          : tok.encode(o->prompt, true, true);
+    apply_ram_budget(*model, *o, static_cast<int64_t>(prompt.size()));
     Session s = make_session(*model, *o);
     GenerateOptions go;
     go.n_predict = o->n_predict;
@@ -185,6 +204,7 @@ Runner add_chat(CLI::App& app) {
   add_generation_options(sub, *o);
   return [=]() {
     auto model = load_model(o->model);
+    apply_ram_budget(*model, *o, 512);
     return chat_loop(*model, *o);
   };
 }

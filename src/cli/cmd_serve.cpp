@@ -8,6 +8,9 @@
 
 #include "cli/commands.h"
 #include "cli/model_path.h"
+#include "engine/attention.h"
+#include "engine/expert_cache.h"
+#include "engine/model.h"
 #include "lql/binder.h"
 #include "lql/context.h"
 #include "lql/executor.h"
@@ -53,6 +56,8 @@ Runner add_serve(CLI::App& app) {
   struct Opts {
     std::string model;
     server::ServerOptions s;
+    double ram_budget = 0;
+    std::string expert_policy = "lfu";
   };
   auto o = std::make_shared<Opts>();
   sub->add_option("MODEL", o->model, "GGUF file or safetensors folder")->required();
@@ -68,6 +73,8 @@ Runner add_serve(CLI::App& app) {
   sub->add_option("--timeout", o->s.timeout_s, "Seconds a request may take, queue wait included")->default_val(600);
   sub->add_option("--max-body", o->s.max_body, "Largest request body in bytes (larger: 413)")->default_val(1 << 20);
   sub->add_option("--queue", o->s.queue, "Requests that may wait for a slot (more: 503)")->default_val(64);
+  sub->add_option("--ram-budget", o->ram_budget, "MoE: keep resident memory under this many GiB (docs/moe.md)");
+  sub->add_option("--expert-policy", o->expert_policy, "MoE --ram-budget eviction: lru|lfu")->default_val("lfu");
   sub->add_flag("--allow-writes", o->s.allow_writes, "Let /v1/lql run statements that write files");
   sub->add_flag("!--no-log", o->s.log_requests, "No per-request JSON log lines on stderr");
   return [o]() {
@@ -85,6 +92,11 @@ Runner add_serve(CLI::App& app) {
     if (o->s.api_key.empty() && o->s.host != "127.0.0.1" && o->s.host != "localhost" && o->s.host != "::1")
       std::fprintf(stderr, "larql serve: warning: listening on %s without --api-key\n", o->s.host.c_str());
     auto model = load_model(o->model);
+    if (o->ram_budget > 0) {  // every slot's KV at full context, prompts of up to 512 tokens per step
+      const BudgetPlan p = enable_ram_budget(*model, o->ram_budget, parse_expert_policy(o->expert_policy), o->s.ctx,
+                                             o->s.parallel, KVType::F32, 512 * o->s.parallel);
+      std::fprintf(stderr, "larql serve: %s\n", p.describe().c_str());
+    }
     server::HttpServer srv(*model, o->s);
     const int port = srv.bind();
     std::fprintf(stderr, "larql serve: listening on http://%s:%d (slots %d)\n", o->s.host.c_str(), port, o->s.parallel);

@@ -22,8 +22,10 @@ Runner add_bench(CLI::App& app);
 Runner add_serve(CLI::App& app);
 Runner add_extract(CLI::App& app);
 Runner add_verify(CLI::App& app);
+Runner add_compile(CLI::App& app);  // cmd_compile.cpp
 Runner add_lql(CLI::App& app);
 Runner add_repl(CLI::App& app);
+Runner add_edit_eval(CLI::App& app);  // cmd_edit.cpp (issue 8)
 // Gate-KNN latency per layer of a vindex (bench --vindex).
 int bench_vindex(const std::string& path, int64_t k, int reps, int threads, bool json);
 

@@ -27,8 +27,10 @@ int main(int argc, char** argv) {
   reg("serve", larql::cli::add_serve(app));
   reg("extract", larql::cli::add_extract(app));
   reg("verify", larql::cli::add_verify(app));
+  reg("compile", larql::cli::add_compile(app));
   reg("lql", larql::cli::add_lql(app));
   reg("repl", larql::cli::add_repl(app));
+  reg("edit-eval", larql::cli::add_edit_eval(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

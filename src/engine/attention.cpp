@@ -24,6 +24,11 @@
 
 namespace larql {
 
+// ggml adds the sink as expf in double after the scores' sum.
+float sink_term(const AttentionParams& p, int64_t head, float mx) {
+  return p.sinks ? std::exp(p.sinks[head] - mx) : 0.0f;
+}
+
 namespace {
 float round_f16(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
 
@@ -86,12 +91,14 @@ void attend_simd(const AttentionParams& P, const T* kc, const T* vc, bool f16, c
         p[static_cast<size_t>(j)] = s;
         mx = std::max(mx, s);
       }
+      mx = sink_max(P, h, mx);
       double sum = 0;
       for (int64_t j = first; j <= pos; ++j) {
         const float ev = ops::expf_fast(p[static_cast<size_t>(j)] - mx);
         p[static_cast<size_t>(j)] = ev;
         sum += ev;
       }
+      sum += sink_term(P, h, mx);
       const float inv = static_cast<float>(1.0 / sum);
       float* o = out + (t * H + h) * dv;
       std::fill(o, o + dv, 0.0f);
@@ -160,12 +167,14 @@ void attend_reference(const AttentionParams& P, const KVCacheView& kv, const flo
         p[static_cast<size_t>(j)] = s;
         mx = std::max(mx, s);
       }
+      mx = sink_max(P, h, mx);
       double sum = 0;
       for (int64_t j = first; j <= pos; ++j) {
         const float ev = ops::expf_fast(p[static_cast<size_t>(j)] - mx);
         p[static_cast<size_t>(j)] = ev;
         sum += ev;
       }
+      sum += sink_term(P, h, mx);
       const float inv = static_cast<float>(1.0 / sum);
       float* o = out + (t * H + h) * dv;
       std::fill(o, o + dv, 0.0f);

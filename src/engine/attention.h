@@ -20,7 +20,17 @@ struct AttentionParams {
   int64_t window = 0;   // > 0: sliding window (a query at pos sees pos-window+1..pos)
   float scale = 1.0f;   // applied to the (soft-capped) score
   float softcap = 0.0f; // > 0: score = tanh(score / cap) * cap before scaling
+  // gpt-oss attention sinks: per query head a learned logit that joins the
+  // softmax's max and denominator but has no value row (nullptr: none).
+  const float* sinks = nullptr;
 };
+
+// The softmax with an optional sink logit s: m' = max(m, s), sum' = sum + exp(s - m').
+// Callers compute the max over the scores, widen it here, then add sink_term() to the sum.
+inline float sink_max(const AttentionParams& p, int64_t head, float mx) {
+  return p.sinks && p.sinks[head] > mx ? p.sinks[head] : mx;
+}
+float sink_term(const AttentionParams& p, int64_t head, float mx);
 
 // q: [n, n_head*dk] for positions pos0..pos0+n-1 (roped); the cache already
 // holds positions 0..pos0+n-1. out: [n, n_head*dv]. Causal.

@@ -55,6 +55,7 @@ void attend_f32_reference(const AttentionParams& P, const float* k32, const floa
         p[static_cast<size_t>(j)] = s;
         mx = std::max(mx, s);
       }
+      mx = sink_max(P, h, mx);
       double sum = 0;
       for (int64_t j0 = 0; j0 < n_kv; j0 += 16) {
         for (int64_t j = j0; j < j0 + 16; ++j) {
@@ -63,6 +64,7 @@ void attend_f32_reference(const AttentionParams& P, const float* k32, const floa
         }
         sum += static_cast<double>(f32dot::tree16(p.data() + j0));
       }
+      sum += sink_term(P, h, mx);
       const float inv = static_cast<float>(1.0 / sum);
       for (int64_t j = 0; j < n_kv; ++j) p[static_cast<size_t>(j)] *= inv;
       float* o = out + (t * H + h) * dv;
@@ -109,6 +111,7 @@ void attend_f32(const AttentionParams& P, const float* k32, const float* v32, co
         p[static_cast<size_t>(j)] = s;
         mx = std::max(mx, s);
       }
+      mx = sink_max(P, h, mx);
       double sum = 0;
       for (int64_t j0 = 0; j0 < n_kv; j0 += 16) {
         for (int64_t j = j0; j < j0 + 16; ++j) {
@@ -117,6 +120,7 @@ void attend_f32(const AttentionParams& P, const float* k32, const float* v32, co
         }
         sum += static_cast<double>(f32dot::tree16(p.data() + j0));
       }
+      sum += sink_term(P, h, mx);
       const float inv = static_cast<float>(1.0 / sum);
       for (int64_t j = 0; j < n_kv; ++j) p[static_cast<size_t>(j)] *= inv;
       const f32dot::ValueCols vc{v32 + kvh * dv, HKV * dv, n_real};
@@ -157,6 +161,7 @@ void attend_ik_f16(const AttentionParams& P, const uint16_t* k16, const uint16_t
         p[static_cast<size_t>(j)] = s;
         mx = std::max(mx, s);
       }
+      mx = sink_max(P, h, mx);
       float lanes[16] = {};
       for (int64_t j = 0; j < n_kv; ++j) {
         float& pj = p[static_cast<size_t>(j)];
@@ -166,7 +171,7 @@ void attend_ik_f16(const AttentionParams& P, const uint16_t* k16, const uint16_t
       float t8[8], t4[4];
       for (int i = 0; i < 8; ++i) t8[i] = lanes[i] + lanes[i + 8];
       for (int i = 0; i < 4; ++i) t4[i] = t8[i] + t8[i + 4];
-      const double sum = static_cast<double>((t4[0] + t4[2]) + (t4[1] + t4[3]));
+      const double sum = static_cast<double>((t4[0] + t4[2]) + (t4[1] + t4[3])) + sink_term(P, h, mx);
       const float inv = static_cast<float>(1.0 / sum);
       for (int64_t j = 0; j < n_kv; ++j) p[static_cast<size_t>(j)] *= inv;
       float* o = out + (t * H + h) * dv;

@@ -86,6 +86,20 @@ Family family_for(const HParams& hp) {
     f.fused_qkv = true;
     f.biases = true;
     f.gelu_fp16_table = true;
+  } else if (a == "gpt-oss") {
+    // Sliding (even) and full (odd) layers alternate; YaRN rope comes from the
+    // metadata (Session::rope_config); biases on q/k/v/o.
+    f.rope_mode = ops::RopeMode::Neox;
+    f.qkv_bias = true;
+    f.swa_pattern = 2;
+    f.attn_sinks = true;
+    f.moe = true;
+    f.gating = Gating::SoftmaxSelected;
+    f.router_bias = true;
+    f.expert_biases = true;
+    f.ffn = FFNKind::SwiGLUClamped;
+    f.ffn_norm_is_post_attention = true;
+    if (hp.n_expert <= 0) throw Error("gpt-oss: expert_count must be positive");
   } else {
     throw Error("architecture '" + a + "' is not supported by the engine yet");
   }

@@ -9,8 +9,10 @@
 namespace larql {
 
 enum class NormKind { RMS, Layer };
-enum class FFNKind { SwiGLU, GeGLU, GELU };  // gate/up gated, or gpt2's single up + GELU
-enum class Gating { Softmax, Sigmoid };       // router scores: softmax over all experts, or per-expert sigmoid (DeepSeek V3)
+enum class FFNKind { SwiGLU, GeGLU, GELU,   // gate/up gated, or gpt2's single up + GELU
+                     SwiGLUClamped };        // gpt-oss: min(g,7) * sigmoid(1.702 min(g,7)) * (clamp(u,-7,7) + 1)
+enum class Gating { Softmax, Sigmoid,         // router scores: softmax over all experts, or per-expert sigmoid (DeepSeek V3)
+                    SoftmaxSelected };        // gpt-oss: top-k of the raw logits, softmax over the k chosen
 enum class SharedExpert { None, Plain, SigmoidGated };  // deepseek2: always added; qwen2moe: scaled by sigmoid(w . x)
 enum class GroupScore { Max, Top2Sum };       // DeepSeek group-limited routing: V2 ranks groups by their best expert, V3 by the sum of two
 
@@ -48,6 +50,13 @@ struct Family {
   // DeepSeek multi-head latent attention (engine/mla.cpp): the cache holds the
   // normalised KV latent and the shared rope key, not per-head K/V.
   bool mla = false;
+  // gpt-oss: a learned per-head logit in every softmax denominator (attn_sinks),
+  // a router bias, per-expert biases on gate/up/down, and the pre-FFN norm
+  // stored as post_attention_norm.
+  bool attn_sinks = false;
+  bool router_bias = false;
+  bool expert_biases = false;
+  bool ffn_norm_is_post_attention = false;
 
   bool layer_is_swa(int64_t il, int64_t window) const;
   bool layer_is_moe(int64_t il) const { return moe && il >= first_moe_layer; }

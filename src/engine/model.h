@@ -11,6 +11,7 @@
 #include "tokenizer/tokenizer.h"
 
 namespace larql {
+class ExpertCache;
 
 class Model {
  public:
@@ -22,6 +23,10 @@ class Model {
   const ModelWeights& weights() const { return w_; }
   const Tokenizer& tokenizer() const { return *tok_; }
   const ModelSource& source() const { return *src_; }
+  // --ram-budget: routed experts come from this cache instead of the mapping
+  // (engine/expert_cache.h). Set before any Session runs; shared by all of them.
+  void set_expert_cache(std::shared_ptr<ExpertCache> c) { experts_ = std::move(c); }
+  ExpertCache* expert_cache() const { return experts_.get(); }
 
  private:
   std::unique_ptr<ModelSource> src_;
@@ -29,6 +34,7 @@ class Model {
   Family fam_;
   ModelWeights w_;
   std::unique_ptr<Tokenizer> tok_;
+  std::shared_ptr<ExpertCache> experts_;
 };
 
 }  // namespace larql

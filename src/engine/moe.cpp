@@ -10,9 +10,11 @@
 #include "engine/moe.h"
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
+#include "engine/expert_cache.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "util/thread_pool.h"
@@ -53,11 +55,34 @@ void limit_groups(const Family& fam, int64_t n_expert, float* s) {
       for (int64_t i = 0; i < per; ++i) s[g * per + i] = -std::numeric_limits<float>::infinity();
 }
 
+// gpt-oss: top-k of the (biased) logits themselves, then a softmax over only
+// the k chosen (ggml's SOFTMAX_WEIGHT gating); no renormalisation or scale.
+void route_softmax_selected(int64_t X, int64_t k, const float* logits, int32_t* sel, float* w) {
+  thread_local std::vector<uint8_t> taken;
+  taken.assign(static_cast<size_t>(X), 0);
+  for (int64_t j = 0; j < k; ++j) sel[j] = static_cast<int32_t>(take_max(logits, taken, X));
+  const float m = logits[sel[0]];  // the largest
+  double sum = 0;
+  for (int64_t j = 0; j < k; ++j) sum += w[j] = std::exp(logits[sel[j]] - m);
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t j = 0; j < k; ++j) w[j] *= inv;
+}
+
+// gpt-oss's clamped SwiGLU: the gate is capped at limit, the up projection
+// clamped to [-limit, limit] and shifted by one.
+constexpr float kOaiAlpha = 1.702f, kOaiLimit = 7.0f;
+
 }  // namespace
+
+float swiglu_clamped(float g, float u) {
+  const float x = std::min(g, kOaiLimit), y = std::max(std::min(u, kOaiLimit), -kOaiLimit);
+  return x / (1.0f + std::exp(-kOaiAlpha * x)) * (y + 1.0f);
+}
 
 void moe_route(const Family& fam, int64_t n_expert, int64_t k, const float* logits, const float* bias, int32_t* sel,
                float* w, std::vector<float>& tmp) {
   const int64_t X = n_expert;
+  if (fam.gating == Gating::SoftmaxSelected) return route_softmax_selected(X, k, logits, sel, w);
   tmp.resize(static_cast<size_t>(2 * X));
   float *p = tmp.data(), *s = p + X;
   if (fam.gating == Gating::Softmax) {
@@ -84,13 +109,32 @@ void moe_route(const Family& fam, int64_t n_expert, int64_t k, const float* logi
   for (int64_t j = 0; j < k; ++j) w[j] = (fam.moe_norm_topk ? w[j] / sum : w[j]) * fam.moe_scale;
 }
 
+namespace {
+// g[i] = act(g[i] (+ gate bias), u[i] (+ up bias)) over c rows of F for expert e.
+void expert_act(const Family& fam, const LayerWeights& L, int64_t e, int64_t c, int64_t F, float* g, float* u) {
+  const float *gb = L.gate_exps_b.ptr(), *ub = L.up_exps_b.ptr();
+  if (gb) gb += e * F;
+  if (ub) ub += e * F;
+  for (int64_t r = 0; r < c; ++r) {
+    float *gr = g + r * F, *ur = u + r * F;
+    if (gb) for (int64_t i = 0; i < F; ++i) gr[i] += gb[i];
+    if (ub) for (int64_t i = 0; i < F; ++i) ur[i] += ub[i];
+    if (fam.ffn == FFNKind::SwiGLUClamped) for (int64_t i = 0; i < F; ++i) gr[i] = swiglu_clamped(gr[i], ur[i]);
+    else for (int64_t i = 0; i < F; ++i) gr[i] = ops::silu(gr[i]) * ur[i];
+  }
+}
+}  // namespace
+
 void moe_ffn(const Family& fam, const HParams& hp, const LayerWeights& L, const float* x, int64_t n, float* out,
-             MoEScratch& S, ThreadPool& pool, MoEStats* stats) {
+             MoEScratch& S, ThreadPool& pool, MoEStats* stats, const ExpertSource* src) {
   const int64_t E = hp.n_embd, X = hp.n_expert, K = hp.n_expert_used, F = hp.n_ff_exp;
   S.logits.resize(static_cast<size_t>(n * X));
   S.sel.resize(static_cast<size_t>(n * K));
   S.w.resize(static_cast<size_t>(n * K));
   matmul(L.ffn_gate_inp, x, n, S.logits.data(), pool);
+  if (const float* rb = L.ffn_gate_inp_b.ptr())  // gpt-oss router bias
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t e = 0; e < X; ++e) S.logits[static_cast<size_t>(t * X + e)] += rb[e];
   for (int64_t t = 0; t < n; ++t)
     moe_route(fam, X, K, S.logits.data() + t * X, L.exp_probs_b.ptr(), S.sel.data() + t * K, S.w.data() + t * K, S.route);
 
@@ -106,6 +150,7 @@ void moe_ffn(const Family& fam, const HParams& hp, const LayerWeights& L, const 
   }
 
   S.ys.resize(static_cast<size_t>(n * K * E));
+  experts_begin(src, S.start, n);  // --ram-budget: queue missing experts, predict the next layer
   for (int64_t e = 0; e < X; ++e) {
     const int64_t b = S.start[static_cast<size_t>(e)], c = S.start[static_cast<size_t>(e + 1)] - b;
     if (c == 0) continue;
@@ -115,10 +160,14 @@ void moe_ffn(const Family& fam, const HParams& hp, const LayerWeights& L, const 
     S.y.resize(static_cast<size_t>(c * E));
     for (int64_t i = 0; i < c; ++i)
       std::memcpy(S.xg.data() + i * E, x + (S.order[static_cast<size_t>(b + i)] / K) * E, sizeof(float) * E);
-    matmul(L.gate_exps.at(e), S.xg.data(), c, S.g.data(), pool, Product::Expert);
-    matmul(L.up_exps.at(e), S.xg.data(), c, S.u.data(), pool, Product::Expert);
-    for (int64_t i = 0; i < c * F; ++i) S.g[static_cast<size_t>(i)] = ops::silu(S.g[static_cast<size_t>(i)]) * S.u[static_cast<size_t>(i)];
-    matmul(L.down_exps.at(e), S.g.data(), c, S.y.data(), pool, Product::Expert);
+    const ExpertPin ex(L, src, e);  // the expert's weights: mapped, or a pinned cache slot
+    matmul(ex.h.gate, S.xg.data(), c, S.g.data(), pool, Product::Expert);
+    matmul(ex.h.up, S.xg.data(), c, S.u.data(), pool, Product::Expert);
+    expert_act(fam, L, e, c, F, S.g.data(), S.u.data());
+    matmul(ex.h.down, S.g.data(), c, S.y.data(), pool, Product::Expert);
+    if (const float* db = L.down_exps_b.ptr())  // gpt-oss expert down bias
+      for (int64_t i = 0; i < c; ++i)
+        for (int64_t o = 0; o < E; ++o) S.y[static_cast<size_t>(i * E + o)] += db[e * E + o];
     for (int64_t i = 0; i < c; ++i)
       std::memcpy(S.ys.data() + S.order[static_cast<size_t>(b + i)] * E, S.y.data() + i * E, sizeof(float) * E);
     if (stats) {

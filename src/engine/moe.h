@@ -10,6 +10,16 @@
 
 namespace larql {
 class ThreadPool;
+class ExpertCache;
+
+// Where routed experts are read from: the mapped file (cache null) or an
+// ExpertCache (--ram-budget; engine/expert_cache.h). resid: the residual
+// stream before this FFN, used to predict the next layer's experts.
+struct ExpertSource {
+  ExpertCache* cache = nullptr;
+  int64_t layer = 0;
+  const float* resid = nullptr;
+};
 
 // Buffers reused across steps (they only grow).
 struct MoEScratch {
@@ -34,10 +44,13 @@ struct MoEStats {
 void moe_route(const Family& fam, int64_t n_expert, int64_t k, const float* logits, const float* bias, int32_t* sel,
                float* w, std::vector<float>& tmp);
 
+// gpt-oss's expert activation: min(g,7) * sigmoid(1.702 min(g,7)) * (clamp(u,-7,7) + 1).
+float swiglu_clamped(float g, float u);
+
 // out[t] = sum_k w[t,k] * expert_k(x[t]) (+ shared expert) for n rows of x
 // ([n, n_embd]). Rows are grouped by expert: each selected expert runs once,
 // as one matrix product over all its rows, and experts nobody chose are never read.
 void moe_ffn(const Family& fam, const HParams& hp, const LayerWeights& L, const float* x, int64_t n, float* out,
-             MoEScratch& S, ThreadPool& pool, MoEStats* stats = nullptr);
+             MoEScratch& S, ThreadPool& pool, MoEStats* stats = nullptr, const ExpertSource* src = nullptr);
 
 }  // namespace larql

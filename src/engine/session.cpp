@@ -44,6 +44,7 @@ struct Session::Scratch {
 
 Session::Session(const Model& model, const SessionOptions& opt)
     : model_(&model), opt_(opt), scratch_(std::make_unique<Scratch>()) {
+  if (opt.ffn_patch) set_ffn_patch(opt.ffn_patch);
   const HParams& hp = model.hparams();
   n_ctx_ = opt.n_ctx > 0 ? opt.n_ctx : std::min<int64_t>(hp.n_ctx > 0 ? hp.n_ctx : 4096, 4096);
   if (model.family().learned_positions && n_ctx_ > hp.n_ctx) n_ctx_ = hp.n_ctx;
@@ -68,6 +69,17 @@ Session::Session(const Model& model, const SessionOptions& opt)
     }
     kv_.push_back(std::move(kv));
   }
+}
+
+void Session::set_ffn_patch(std::shared_ptr<const FfnPatch> p) {
+  if (p) {
+    const HParams& hp = model_->hparams();
+    p->validate(hp.n_layer, hp.n_embd, hp.n_ff);
+    for (const auto& [il, L] : p->layers)
+      if (!L.empty() && model_->family().layer_is_moe(il))
+        throw Error("FFN patch: layer " + std::to_string(il) + " is a mixture-of-experts layer; edits need a dense FFN");
+  }
+  opt_.ffn_patch = std::move(p);
 }
 
 Session::~Session() = default;
@@ -266,6 +278,7 @@ void Forward::attention_block(int64_t il, const LayerWeights& L) {
   ap.window = fam_.layer_is_swa(il, hp_.sliding_window) ? hp_.sliding_window : 0;
   ap.scale = fam_.scale_q_before_kq ? 1.0f : fam_.attn_scale;
   ap.softcap = static_cast<float>(hp_.attn_softcap);
+  ap.sinks = L.attn_sinks.ptr();  // gpt-oss
   int64_t r0 = 0;
   for (const BatchItem& it : items_) {
     Session& s = *it.session;
@@ -290,7 +303,10 @@ void Forward::attention_block(int64_t il, const LayerWeights& L) {
 
 void Forward::ffn_block(int64_t il, const LayerWeights& L) {
   const int64_t F = hp_.n_ff, n = N_, E = hp_.n_embd;
-  if (fam_.layer_is_moe(il)) return moe_ffn(fam_, hp_, L, S_.h.data(), n, S_.tmp.data(), S_.moe, pool_, &lead_.moe_stats_);
+  if (fam_.layer_is_moe(il)) {
+    const ExpertSource es{m_.expert_cache(), il, S_.x.data()};  // cache null unless --ram-budget
+    return moe_ffn(fam_, hp_, L, S_.h.data(), n, S_.tmp.data(), S_.moe, pool_, &lead_.moe_stats_, &es);
+  }
   float* a = S_.a.data();
   if (fam_.fused_gate_up) {
     grow(S_.g, n * 2 * F);
@@ -313,8 +329,20 @@ void Forward::ffn_block(int64_t il, const LayerWeights& L) {
     else
       for (int64_t i = 0; i < n * F; ++i) a[i] = ops::silu(g[i]) * u[i];
   }
+  // Edits (engine/ffn_patch.h) act on each patched session's own rows.
+  bool patched = false;
+  for (const BatchItem& it : items_) patched |= it.session->ffn_patch() && it.session->ffn_patch()->touches(il);
+  std::vector<std::vector<float>> slot_act(patched ? items_.size() : 0);
+  int64_t r0 = 0;
+  for (size_t i = 0; patched && i < items_.size(); r0 += items_[i].n, ++i)
+    if (const FfnPatch* p = items_[i].session->ffn_patch(); p && p->touches(il))
+      p->before_down(il, S_.h.data() + r0 * E, a + r0 * F, items_[i].n, E, F, slot_act[i]);
   matmul(L.ffn_down, a, n, S_.tmp.data(), pool_);
   add_bias(S_.tmp.data(), L.ffn_down_b.ptr(), n, E);
+  r0 = 0;
+  for (size_t i = 0; patched && i < items_.size(); r0 += items_[i].n, ++i)
+    if (const FfnPatch* p = items_[i].session->ffn_patch(); p && p->touches(il))
+      p->after_down(il, a + r0 * F, slot_act[i], S_.tmp.data() + r0 * E, items_[i].n, E, F);
 }
 
 void Forward::observe(int64_t il, Sublayer which) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/attention.h"
+#include "engine/ffn_patch.h"
 #include "engine/model.h"
 #include "engine/moe.h"
 #include "kernels/ops.h"
@@ -21,6 +22,9 @@ struct SessionOptions {
   int64_t n_ctx = 0;        // 0 = min(model context, 4096)
   KVType kv_type = KVType::F32;
   std::shared_ptr<ThreadPool> pool;  // share one pool between sessions (server slots)
+  // An FFN edit applied in every forward of this session (engine/ffn_patch.h);
+  // null: the unedited model, bit for bit.
+  std::shared_ptr<const FfnPatch> ffn_patch;
 };
 
 // Per-layer view of the residual stream for tracing: called after the
@@ -73,6 +77,9 @@ class Session {
   void reset() { n_past_ = 0; }
   void truncate(int64_t n) { if (n < n_past_) n_past_ = n < 0 ? 0 : n; }
   void set_observer(LayerObserver obs) { observer_ = std::move(obs); }
+  // Validated against the model (throws larql::Error; MoE layers refuse edits).
+  void set_ffn_patch(std::shared_ptr<const FfnPatch> p);
+  const FfnPatch* ffn_patch() const { return opt_.ffn_patch.get(); }
   const Model& model() const { return *model_; }
   const StageTimes& stage_times() const { return times_; }
   void clear_stage_times() { times_.clear(); }

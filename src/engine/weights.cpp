@@ -1,7 +1,19 @@
 #include "engine/weights.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "kernels/qdot.h"
+#include "kernels/repack.h"
 #include "tensor/quants.h"
 #include "util/error.h"
+#include "util/thread_pool.h"
 
 namespace larql {
 
@@ -101,12 +113,69 @@ void bind_moe(Binder& b, const HParams& hp, const Family& fam, int64_t i, LayerW
   L.gate_exps = b.experts(blk(i, "ffn_gate_exps.weight"), E, F, X);
   L.up_exps = b.experts(blk(i, "ffn_up_exps.weight"), E, F, X);
   L.down_exps = b.experts(blk(i, "ffn_down_exps.weight"), F, E, X);
+  if (fam.router_bias) L.ffn_gate_inp_b = b.vec(blk(i, "ffn_gate_inp.bias"), X);
+  if (fam.expert_biases) {
+    L.gate_exps_b = b.vec(blk(i, "ffn_gate_exps.bias"), F * X);
+    L.up_exps_b = b.vec(blk(i, "ffn_up_exps.bias"), F * X);
+    L.down_exps_b = b.vec(blk(i, "ffn_down_exps.bias"), E * X);
+  }
   if (fam.shared_expert != SharedExpert::None) {
     const int64_t SF = fam.shared_expert == SharedExpert::SigmoidGated ? hp.n_ff_shexp : F * hp.n_expert_shared;
     if (fam.shared_expert == SharedExpert::SigmoidGated) L.ffn_gate_inp_shexp = b.vec(blk(i, "ffn_gate_inp_shexp.weight"), E);
     L.ffn_gate_shexp = b.mat(blk(i, "ffn_gate_shexp.weight"), E, SF);
     L.ffn_up_shexp = b.mat(blk(i, "ffn_up_shexp.weight"), E, SF);
     L.ffn_down_shexp = b.mat(blk(i, "ffn_down_shexp.weight"), SF, E);
+  }
+}
+
+// Read-only file mappings of this process ([start, end) from /proc/self/maps):
+// only their pages may be dropped, since they come back from the file.
+std::vector<std::pair<uintptr_t, uintptr_t>> readonly_file_maps() {
+  std::vector<std::pair<uintptr_t, uintptr_t>> out;
+  std::ifstream f("/proc/self/maps");
+  std::string line;
+  while (std::getline(f, line)) {
+    std::istringstream is(line);
+    std::string range, perms, off, dev;
+    unsigned long inode = 0;
+    if (!(is >> range >> perms >> off >> dev >> inode) || inode == 0 || perms.size() < 2 || perms[1] != '-') continue;
+    const size_t dash = range.find('-');
+    if (dash == std::string::npos) continue;
+    out.emplace_back(std::stoull(range.substr(0, dash), nullptr, 16), std::stoull(range.substr(dash + 1), nullptr, 16));
+  }
+  return out;
+}
+
+// Repacks every plain quantized matrix that takes the sequential order
+// (docs/numerics.md) into the row-interleaved layout, then drops the source's
+// mapped pages so the copy replaces them in memory (they return from the file
+// if something reads the row-major data again: a slice, weight_row, embeddings).
+void repack_plain(ModelWeights& m) {
+  if (!repack::enabled()) return;
+  std::vector<WeightView*> views = {&m.output};
+  for (LayerWeights& L : m.layers)
+    for (WeightView* v : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.ffn_gate_shexp,
+                          &L.ffn_up_shexp, &L.ffn_down_shexp, &L.wq_a, &L.wq_b, &L.wkv_a, &L.wkv_b})
+      views.push_back(v);
+  const auto maps = readonly_file_maps();
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  ThreadPool pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  std::map<const uint8_t*, const repack::Packed*> done;  // tied / shared tensors packed once
+  for (WeightView* v : views) {
+    if (!v->valid() || !qdot::seq_order(v->type, v->n_out) || !repack::packable(v->type, v->n_in, v->n_out)) continue;
+    auto it = done.find(v->data);
+    if (it != done.end()) {
+      if (repack::matches(it->second, *v)) v->packed = it->second;
+      continue;
+    }
+    std::shared_ptr<const repack::Packed> p = repack::pack(*v, &pool);
+    v->packed = p.get();
+    done[v->data] = p.get();
+    m.packed.push_back(std::move(p));
+    const uintptr_t b = reinterpret_cast<uintptr_t>(v->data), e = b + v->row_bytes * static_cast<uint64_t>(v->n_out);
+    const uintptr_t b2 = (b + page - 1) / page * page, e2 = e / page * page;
+    const bool file = std::any_of(maps.begin(), maps.end(), [&](auto& r) { return r.first <= b && e <= r.second; });
+    if (file && b2 < e2) madvise(reinterpret_cast<void*>(b2), e2 - b2, MADV_DONTNEED);
   }
 }
 
@@ -149,9 +218,10 @@ ModelWeights bind_weights(const ModelSource& src, const HParams& hp, const Famil
       L.k_norm = b.vec(blk(i, "attn_k_norm.weight"), hp.head_dim_k);
     }
     L.wo = b.mat(blk(i, "attn_output.weight"), hp.n_head * hp.head_dim_v, E);
-    if (!fam.mla) L.bo = b.vec(blk(i, "attn_output.bias"), E, fam.biases);
+    if (!fam.mla) L.bo = b.vec(blk(i, "attn_output.bias"), E, fam.biases || fam.attn_sinks);
+    if (fam.attn_sinks) L.attn_sinks = b.vec(blk(i, "attn_sinks.weight"), hp.n_head);
     if (fam.sandwich_norm) L.post_attn_norm = b.vec(blk(i, "post_attention_norm.weight"), E);
-    L.ffn_norm = b.vec(blk(i, "ffn_norm.weight"), E);
+    L.ffn_norm = b.vec(blk(i, fam.ffn_norm_is_post_attention ? "post_attention_norm.weight" : "ffn_norm.weight"), E);
     if (fam.biases) L.ffn_norm_b = b.vec(blk(i, "ffn_norm.bias"), E);
     if (fam.layer_is_moe(i)) {
       bind_moe(b, hp, fam, i, L);
@@ -168,6 +238,7 @@ ModelWeights bind_weights(const ModelSource& src, const HParams& hp, const Famil
     }
     if (fam.sandwich_norm) L.post_ffw_norm = b.vec(blk(i, "post_ffw_norm.weight"), E);
   }
+  repack_plain(m);
   return m;
 }
 

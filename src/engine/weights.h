@@ -36,6 +36,7 @@ struct LayerWeights {
   WeightView wq, wk, wv, wqkv, wo;
   Vec bq, bk, bv, bqkv, bo;
   Vec q_norm, k_norm;
+  Vec attn_sinks;  // gpt-oss: one softmax-denominator logit per query head
   Vec post_attn_norm;
   Vec ffn_norm, ffn_norm_b;
   WeightView ffn_gate, ffn_up, ffn_down;
@@ -45,6 +46,8 @@ struct LayerWeights {
   WeightView ffn_gate_inp;  // router [n_embd -> n_expert]
   Vec exp_probs_b;          // DeepSeek V3 selection bias
   ExpertWeights gate_exps, up_exps, down_exps;
+  Vec ffn_gate_inp_b;       // gpt-oss router bias [n_expert]
+  Vec gate_exps_b, up_exps_b, down_exps_b;  // gpt-oss per-expert biases [n_expert][n_ff_exp | n_embd]
   Vec ffn_gate_inp_shexp;   // qwen2moe shared-expert gate
   WeightView ffn_gate_shexp, ffn_up_shexp, ffn_down_shexp;
   // DeepSeek MLA.
@@ -53,6 +56,9 @@ struct LayerWeights {
 };
 
 struct ModelWeights {
+  // Row-interleaved copies of the plain quantized matrices (kernels/repack.h),
+  // pointed to by their views' `packed`; empty with LARQL_REPACK=0 or without AVX-512 VNNI.
+  std::vector<std::shared_ptr<const repack::Packed>> packed;
   WeightView token_embd;
   WeightView position_embd;
   Vec output_norm, output_norm_b;

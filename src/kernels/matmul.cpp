@@ -6,6 +6,7 @@
 #include "kernels/f32dot.h"
 #include "kernels/ik_order.h"
 #include "kernels/qdot.h"
+#include "kernels/repack.h"
 #include "tensor/quants.h"
 #include "util/thread_pool.h"
 
@@ -26,7 +27,38 @@ namespace {
 constexpr uint64_t kTileBytes = 16 * 1024;
 constexpr int kTokGroup = 8;
 
+// Packed path (kernels/repack.h): activations quantized once plus their integer
+// corrections, then each thread sweeps its range of 16-row groups.
+void matmul_packed(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool) {
+  const repack::Packed& p = *w.packed;
+  const int64_t n_in = w.n_in;
+  const size_t ab = (qdot::act_bytes(w.type, n_in) + 63) / 64 * 64;
+  const size_t xn = repack::aux_count(w.type, n_in);
+  thread_local std::vector<uint8_t> act;
+  thread_local std::vector<int32_t> aux;
+  if (act.size() < ab * static_cast<size_t>(n_tok)) act.resize(ab * static_cast<size_t>(n_tok));
+  if (aux.size() < xn * static_cast<size_t>(n_tok)) aux.resize(xn * static_cast<size_t>(n_tok));
+  uint8_t* a = act.data();
+  int32_t* ax = aux.data();
+  auto quant = [&](int64_t t0, int64_t t1, int) {
+    for (int64_t t = t0; t < t1; ++t) {
+      qdot::quantize_act(w.type, x + t * n_in, n_in, a + ab * t);
+      repack::act_aux(w.type, a + ab * t, n_in, ax + xn * t);
+    }
+  };
+  if (n_tok >= 4) pool.parallel_for(n_tok, quant);
+  else quant(0, n_tok, 0);
+  const qdot::Isa f = qdot::isa();
+  pool.parallel_for(w.n_out / repack::kRows, [&](int64_t g0, int64_t g1, int) {
+    repack::gemm(f, p, a, ab, ax, xn, static_cast<int>(n_tok), g0, g1, y, w.n_out);
+  });
+}
+
 void matmul_quant(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool, bool seq) {
+  if (seq && repack::matches(w.packed, w)) {
+    matmul_packed(w, x, n_tok, y, pool);
+    return;
+  }
   const int64_t n_in = w.n_in, n_out = w.n_out;
   const size_t ab = qdot::act_bytes(w.type, n_in);
   thread_local std::vector<uint8_t> act;

@@ -6,6 +6,9 @@
 
 namespace larql {
 class ThreadPool;
+namespace repack {
+struct Packed;
+}
 
 // A 2-D view of weight rows: rows() rows of n_in elements, row-major, each
 // row_bytes long (one expert of a 3-D tensor is also a WeightView).
@@ -15,6 +18,9 @@ struct WeightView {
   int64_t n_in = 0;    // ne[0]
   int64_t n_out = 0;   // rows
   uint64_t row_bytes = 0;
+  // Optional row-interleaved copy (kernels/repack.h) used by plain products when it
+  // matches this exact view; data stays valid (slices, weight_row, other orders).
+  const repack::Packed* packed = nullptr;
   bool valid() const { return data != nullptr; }
 };
 

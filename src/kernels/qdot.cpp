@@ -1,4 +1,5 @@
 #include "kernels/qdot.h"
+#include "kernels/qdot_mxfp4.h"
 
 #include "kernels/qdot_simd.h"
 #include "util/cpu.h"
@@ -352,7 +353,7 @@ float seq_q6_k(const uint8_t* w, const uint8_t* a, int64_t nb) {
 
 GGMLType act_type(GGMLType w) {
   switch (w) {
-    case GGMLType::Q8_0: case GGMLType::Q4_0: case GGMLType::Q5_0: return GGMLType::Q8_0;
+    case GGMLType::Q8_0: case GGMLType::Q4_0: case GGMLType::Q5_0: case GGMLType::MXFP4: return GGMLType::Q8_0;
     case GGMLType::Q4_1: case GGMLType::Q5_1: return GGMLType::Q8_1;
     case GGMLType::Q2_K: case GGMLType::Q3_K: case GGMLType::Q4_K: case GGMLType::Q5_K: case GGMLType::Q6_K:
       return GGMLType::Q8_K;
@@ -366,7 +367,7 @@ bool supported(GGMLType w) {
   switch (w) {
     case GGMLType::Q8_0: case GGMLType::Q4_0: case GGMLType::Q5_0: case GGMLType::Q4_1: case GGMLType::Q5_1:
     case GGMLType::Q2_K: case GGMLType::Q3_K: case GGMLType::Q4_K: case GGMLType::Q5_K: case GGMLType::Q6_K:
-    case GGMLType::F16: case GGMLType::BF16:
+    case GGMLType::F16: case GGMLType::BF16: case GGMLType::MXFP4:
       return true;
     default:
       return false;
@@ -467,6 +468,7 @@ Isa isa() {
 }
 
 void dot_rows(Isa f, GGMLType w, const uint8_t* wr, const uint8_t* a, size_t stride, int64_t n, int nt, float* out) {
+  if (w == GGMLType::MXFP4) return mxfp4::dot_rows(isa_available(f) ? f : Isa::Scalar, wr, a, stride, n, nt, out);
   if (!has_simd_kernel(w) || !isa_available(f)) f = Isa::Scalar;
   switch (f) {
     case Isa::Avx512Vnni: avx512vnni::dot_rows(w, wr, a, stride, n, nt, out); return;
@@ -504,6 +506,7 @@ float dot_scalar(GGMLType w, const uint8_t* wr, const uint8_t* a, int64_t n) {
     case GGMLType::Q4_K: return dot_q4_k(wr, a, n / 256, false);
     case GGMLType::Q5_K: return dot_q4_k(wr, a, n / 256, true);
     case GGMLType::Q6_K: return dot_q6_k(wr, a, n / 256);
+    case GGMLType::MXFP4: return mxfp4::dot_scalar(wr, a, n / 32);
     case GGMLType::F16: case GGMLType::BF16: {
       const auto* x = reinterpret_cast<const uint16_t*>(wr);
       const auto* y = reinterpret_cast<const uint16_t*>(a);

@@ -80,6 +80,7 @@ ForwardTrace Analyzer::forward(const std::vector<int32_t>& tokens) {
   SessionOptions so;
   so.pool = pool_;
   so.n_ctx = std::max<int64_t>(t.n_tok, 1);
+  so.ffn_patch = edit_ffn_;
   Session s(*model_, so);
   s.set_observer([&](int64_t il, Sublayer which, const float* delta, const float* resid, int64_t n) {
     if (il < 0 || il >= n_layer_ || n != t.n_tok) return;
@@ -90,7 +91,14 @@ ForwardTrace Analyzer::forward(const std::vector<int32_t>& tokens) {
   });
   s.eval(tokens.data(), t.n_tok, false, t.logits);
   t.logits.resize(static_cast<size_t>(hp.n_vocab));
+  if (edit_hook_) edit_hook_(t, edit_notes_);
   return t;
+}
+
+void Analyzer::set_edits(std::shared_ptr<const FfnPatch> ffn, EditHook hook) {
+  edit_ffn_ = std::move(ffn);
+  edit_hook_ = std::move(hook);
+  edit_notes_.clear();
 }
 
 void Analyzer::activations(int64_t layer, const float* residual, std::vector<float>& a) const {

@@ -5,13 +5,16 @@
 // inference weights) and uses the vindex for stored labels and down_meta.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vindex/vindex.h"
 
 namespace larql {
+class FfnPatch;
 class Model;
 class Tokenizer;
 class ThreadPool;
@@ -81,6 +84,13 @@ class Analyzer {
   float final_inv_rms(const float* residual) const;
   void head_row(int32_t token, std::vector<float>& out) const;  // head_t ⊙ norm_w
 
+  // Edits (issue 8, lql/exec_edit.cpp): an FFN patch run in every forward and
+  // a hook that sees each trace after it (KNN overlay, which edit answered);
+  // the hook's notes accumulate until taken.
+  using EditHook = std::function<void(ForwardTrace&, std::vector<std::string>& notes)>;
+  void set_edits(std::shared_ptr<const FfnPatch> ffn, EditHook hook);
+  std::vector<std::string> take_edit_notes() { return std::exchange(edit_notes_, {}); }
+
  private:
   const Model* model_;
   const vindex::Vindex* vx_;
@@ -90,6 +100,9 @@ class Analyzer {
   std::vector<std::vector<float>> down_norms_;  // per layer, lazily
   std::vector<std::vector<float>> down_mat_;    // model-only: [E, F] per layer, lazily
   const std::vector<float>& down_matrix(int64_t layer);
+  std::shared_ptr<const FfnPatch> edit_ffn_;
+  EditHook edit_hook_;
+  std::vector<std::string> edit_notes_;
 };
 
 // Softmax probabilities of logits (double accumulation) and a token's rank (0 = top).

@@ -144,6 +144,7 @@ std::string Statement::to_string() const {
       if (confidence) o += " CONFIDENCE " + num(*confidence);
       if (alpha) o += " ALPHA " + num(*alpha);
       if (!option.empty()) o += " MODE " + option;
+      if (!path.empty()) o += " COVARIANCE " + quote(path);
       break;
     case Kind::Delete: o = "DELETE FROM EDGES WHERE " + conds(where); break;
     case Kind::Update:

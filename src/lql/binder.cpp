@@ -81,7 +81,12 @@ std::vector<Column> table_schema(const std::string& table, bool nearest) {
 Bound bind(const Statement& st, Context& ctx) {
   Bound b;
   b.st = &st;
-  if (is_edit(st.kind)) fail(st, "not implemented yet (issue 8: editing, patches and COMPILE)");
+  if (is_edit(st.kind)) {  // executed by exec_edit.cpp / exec_patch.cpp
+    if (st.kind == Kind::Diff) return b;
+    if (!ctx.vindex && !ctx.model) fail(st, "nothing loaded: USE \"name.vindex\" or USE MODEL \"file.gguf\" first");
+    if (!ctx.model) fail(st, "edits run the model, but the vindex has no inference weights (extracted WITH BROWSE); re-extract or USE MODEL");
+    return b;
+  }
   const Needs need = needs(st.kind);
   if (!ctx.allow_writes && (st.kind == Kind::Extract || !st.save.empty()))
     fail(st, "writing files is disabled here");

@@ -4,6 +4,7 @@
 
 #include "util/error.h"
 
+#include "edit/workspace.h"
 #include "engine/model.h"
 #include "lql/analysis.h"
 #include "tokenizer/tokenizer.h"
@@ -30,6 +31,22 @@ const Tokenizer* Context::tokenizer() const {
 void Context::load_templates(const std::string& path) {
   std::ifstream f(path);
   if (!f) throw Error("cannot read templates file '" + path + "'");
+  {
+    std::string first;
+    while (std::getline(f, first) && (first.empty() || first[0] == '#')) {}
+    if (first.find('\t') != std::string::npos) {  // templates.tsv: converted for DESCRIBE too
+      template_rows = edit::load_templates_tsv(path);
+      std::vector<std::pair<std::string, std::string>> out;
+      for (const edit::TemplateRow& r : template_rows)
+        if (r.split == "train" && edit::find_template({r}, r.relation, "train"))
+          out.emplace_back(r.relation, edit::prompt_of(r.text, "{X}", "x"));
+      templates = std::move(out);
+      contrast_probs.clear();
+      return;
+    }
+    f.clear();
+    f.seekg(0);
+  }
   auto trim = [](const std::string& x) {
     const size_t a = x.find_first_not_of(" \t\r\n"), b = x.find_last_not_of(" \t\r\n");
     return a == std::string::npos ? std::string() : x.substr(a, b - a + 1);
@@ -65,6 +82,7 @@ void Context::load_templates(const std::string& path) {
 }
 
 void Context::clear() {
+  edits.reset();  // refers to the model
   contrast_probs.clear();
   analyzer_.reset();
   model.reset();

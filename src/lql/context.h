@@ -8,10 +8,13 @@
 #include <utility>
 #include <vector>
 
+#include "edit/facts.h"
+
 namespace larql {
 class Model;
 class Tokenizer;
 namespace vindex { class Vindex; }
+namespace edit { class Workspace; }
 }  // namespace larql
 
 namespace larql::lql {
@@ -38,7 +41,12 @@ struct Context {
   // with theirs, so that answers every entity gets ("A baby X is called a")
   // do not count as facts.
   std::vector<std::string> contrast;
+  // Also reads the facts fixture's templates.tsv format (relation<TAB>template<TAB>split,
+  // {s}/{o}), kept whole in template_rows for edits (INSERT's canonical prompts).
   void load_templates(const std::string& path);  // throws larql::Error
+  std::vector<edit::TemplateRow> template_rows;
+  // Edits (patch stack, open patch): created by the first edit statement.
+  std::unique_ptr<edit::Workspace> edits;
   // DESCRIBE's cache: (relation, contrast entity) -> mean next-token probabilities.
   std::map<std::pair<std::string, std::string>, std::vector<double>> contrast_probs;
 

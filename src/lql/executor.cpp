@@ -201,20 +201,19 @@ Result execute(const Bound& b, Context& ctx) {
     case Kind::ShowLayers: r = show_layers(ctx); break;
     case Kind::ShowRelations: r = show_relations(b, ctx); break;
     case Kind::ShowModels: r = show_models(ctx); break;
-    case Kind::ShowPatches:
-      r.add_column("patch", ColType::Text);
-      r.add_column("edits", ColType::Int);
-      r.notes.push_back("no patches applied (patch overlays arrive with issue 8)");
-      break;
+    case Kind::ShowPatches: r = exec_patch(b, ctx); break;
     case Kind::ShowFeatures: case Kind::Select: r = exec_select(b, ctx); break;
     case Kind::Describe: r = exec_describe(b, ctx); break;
     case Kind::Walk: r = exec_walk(b, ctx); break;
-    case Kind::Infer: r = exec_infer(b, ctx); break;
-    case Kind::ExplainInfer: r = exec_explain(b, ctx); break;
-    case Kind::Trace: r = exec_trace(b, ctx); break;
-    default:
-      throw Error(std::to_string(st.line) + ":" + std::to_string(st.col) + ": " + kind_name(st.kind) +
-                  ": not implemented yet (issue 8)");
+    case Kind::Infer: case Kind::ExplainInfer: case Kind::Trace: {
+      // Which edit (if any) produced the answer: notes from the edit hook (exec_edit.cpp).
+      if (ctx.edits) ctx.analyzer().take_edit_notes();
+      r = st.kind == Kind::Infer ? exec_infer(b, ctx) : st.kind == Kind::Trace ? exec_trace(b, ctx) : exec_explain(b, ctx);
+      if (ctx.edits)
+        for (std::string& n : ctx.analyzer().take_edit_notes()) r.notes.push_back(std::move(n));
+      break;
+    }
+    default: r = exec_edit(b, ctx); break;
   }
   r.statement = st.to_string();
   r.kind = kind_name(st.kind);

@@ -355,6 +355,9 @@ void Parser::insert(Statement& s) {
       once(m, "MODE");
       if (!kw("KNN") && !kw("FEATURE") && !kw("MEMIT")) fail("KNN, FEATURE or MEMIT after MODE");
       s.option = upper(t_[p_++].text);
+    } else if (accept_kw("COVARIANCE")) {  // MEMIT's activation covariance text (issue 8)
+      if (!s.path.empty()) fail("COVARIANCE given twice");
+      s.path = string_lit("the covariance text file");
     } else break;
   }
 }

@@ -12,7 +12,7 @@ namespace larql {
 namespace gguf { class File; class Writer; }
 
 struct HParams {
-  std::string arch;          // GGUF architecture name: llama, qwen2, qwen3, gemma2, gemma3, phi3, gpt2, qwen2moe, qwen3moe, deepseek2
+  std::string arch;          // GGUF architecture name: llama, qwen2, qwen3, gemma2, gemma3, phi3, gpt2, qwen2moe, qwen3moe, deepseek2, gpt-oss
   std::string name;          // general.name
   int64_t n_vocab = 0;
   int64_t n_ctx = 0;         // training context length

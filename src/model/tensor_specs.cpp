@@ -16,6 +16,8 @@ class Specs {
     out_.push_back({name, {n_in, n_out, n_exp}, false, false});
   }
   void vec(const std::string& name, int64_t n) { out_.push_back({name, {n}, true, false}); }
+  // A per-expert bias [n, n_exp] (gpt-oss): kept F32 like 1-D biases.
+  void bias2(const std::string& name, int64_t n, int64_t n_exp) { out_.push_back({name, {n, n_exp}, true, false}); }
 
  private:
   std::vector<TensorSpec>& out_;
@@ -27,7 +29,7 @@ std::string blk(int64_t i, const char* t) { return "blk." + std::to_string(i) + 
 
 const std::vector<std::string>& known_architectures() {
   static const std::vector<std::string> a = {"llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3",
-                                             "gpt2", "qwen2moe", "qwen3moe", "deepseek2"};
+                                             "gpt2", "qwen2moe", "qwen3moe", "deepseek2", "gpt-oss"};
   return a;
 }
 
@@ -41,7 +43,8 @@ std::vector<TensorSpec> tensor_specs(const HParams& hp) {
   const bool gpt2 = hp.arch == "gpt2";
   const bool gemma = hp.arch == "gemma2" || hp.arch == "gemma3";
   const bool qk_norm = hp.arch == "qwen3" || hp.arch == "qwen3moe" || hp.arch == "gemma3";
-  const bool qkv_bias = hp.arch == "qwen2" || hp.arch == "qwen2moe";
+  const bool oss = hp.arch == "gpt-oss";
+  const bool qkv_bias = hp.arch == "qwen2" || hp.arch == "qwen2moe" || oss;
 
   s.mat("token_embd.weight", E, V);
   if (gpt2) s.mat("position_embd.weight", E, hp.n_ctx);
@@ -85,10 +88,14 @@ std::vector<TensorSpec> tensor_specs(const HParams& hp) {
         s.vec(blk(i, "attn_k_norm.weight"), hp.head_dim_k);
       }
       s.mat(blk(i, "attn_output.weight"), hp.n_head * hp.head_dim_v, E);
+      if (oss) {
+        s.vec(blk(i, "attn_output.bias"), E);
+        s.vec(blk(i, "attn_sinks.weight"), hp.n_head);
+      }
     }
     if (gemma) s.vec(blk(i, "post_attention_norm.weight"), E);
-    // FFN.
-    s.vec(blk(i, "ffn_norm.weight"), E);
+    // FFN (gpt-oss names its pre-FFN norm post_attention_norm).
+    s.vec(blk(i, oss ? "post_attention_norm.weight" : "ffn_norm.weight"), E);
     if (gpt2) s.vec(blk(i, "ffn_norm.bias"), E);
     const bool moe_layer = hp.n_expert > 0 && i >= hp.n_layer_dense_lead;
     if (!moe_layer) {
@@ -112,6 +119,12 @@ std::vector<TensorSpec> tensor_specs(const HParams& hp) {
       s.mat3(blk(i, "ffn_gate_exps.weight"), E, F, X);
       s.mat3(blk(i, "ffn_up_exps.weight"), E, F, X);
       s.mat3(blk(i, "ffn_down_exps.weight"), F, E, X);
+      if (oss) {
+        s.vec(blk(i, "ffn_gate_inp.bias"), X);
+        s.bias2(blk(i, "ffn_gate_exps.bias"), F, X);
+        s.bias2(blk(i, "ffn_up_exps.bias"), F, X);
+        s.bias2(blk(i, "ffn_down_exps.bias"), E, X);
+      }
       if (hp.arch == "qwen2moe") {
         s.vec(blk(i, "ffn_gate_inp_shexp.weight"), E);
         s.mat(blk(i, "ffn_gate_shexp.weight"), E, hp.n_ff_shexp);

@@ -16,6 +16,8 @@ const std::vector<Preset>& presets() {
       {"deepseek2-lite", "deepseek2", "DeepSeek-V2-Lite shape: hidden 2048, 27 layers, 16 heads, MLA kv_lora 512, 64 experts (6 used) x1408 + 2 shared, vocab 102400"},
       {"tiny-v2", "deepseek2", "tiny DeepSeek-V2(-Lite) layout: no q compression, softmax routing, 2 shared experts, 4 expert groups (1 used, ranked by best expert); llama.cpp loads q_lora_rank 0 only at 27 layers"},
       {"tiny-v3-groups", "deepseek2", "tiny DeepSeek-V3 layout: sigmoid routing with selection bias, scale 2.5, 4 expert groups (2 used, ranked by top-2 sum)"},
+      {"tiny-f32-experts", "gpt-oss", "tiny gpt-oss with experts in the --type instead of MXFP4 (float reference layout: no int8 activations in expert products)"},
+      {"gpt-oss-20b", "gpt-oss", "gpt-oss-20b shape: hidden 2880, 24 layers, 64/8 heads x64, 32 experts (4 used) x2880 in MXFP4, sliding window 128, YaRN x32, vocab 201088"},
       {"mixtral-8x7b", "mixtral", "Mixtral 8x7B shape: hidden 4096, 32 layers, 32/8 heads, 8 experts (2 used) x14336, vocab 32000"},
   };
   return p;
@@ -52,6 +54,19 @@ HParams tiny(const std::string& arch) {
     hp.n_ff_exp = 256;
     hp.n_ff = arch == "mixtral" ? 256 : 512;
   }
+  if (arch == "gpt-oss") {  // MXFP4 experts, sinks, alternating 128-token windows, YaRN as gpt-oss ships it
+    hp.n_head = 8;           // q width 512 != hidden 256, like the real model (64 x 64 vs 2880)
+    hp.n_head_kv = 2;
+    hp.n_expert = 8;
+    hp.n_expert_used = 4;
+    hp.n_ff_exp = hp.n_ff = 256;
+    hp.sliding_window = 128;
+    hp.rope_base = 150000;
+    hp.rope_scaling = "yarn";
+    hp.rope_scale = 32;
+    hp.rope_orig_ctx = 4096;
+    hp.n_ctx = 131072;
+  }
   if (arch == "deepseek2") {
     hp.n_head_kv = 4;
     hp.head_dim_k = 96;
@@ -77,12 +92,12 @@ HParams tiny(const std::string& arch) {
 
 HParams preset_hparams(const std::string& arch, const std::string& preset) {
   static const char* kArchs[] = {"llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3",
-                                 "gpt2", "mixtral", "qwen3moe", "deepseek2"};
+                                 "gpt2", "mixtral", "qwen3moe", "deepseek2", "gpt-oss"};
   bool known = false;
   for (const char* a : kArchs) known |= arch == a;
   if (!known)
     throw Error("unknown --arch '" + arch +
-                "' (choose llama, qwen2, qwen3, gemma2, gemma3, phi3, gpt2, mixtral, qwen3moe, deepseek2)");
+                "' (choose llama, qwen2, qwen3, gemma2, gemma3, phi3, gpt2, mixtral, qwen3moe, deepseek2, gpt-oss)");
   HParams hp;
   if (preset == "tiny") {
     hp = tiny(arch);
@@ -116,6 +131,12 @@ HParams preset_hparams(const std::string& arch, const std::string& preset) {
   } else if (preset == "tiny-v3-groups" && arch == "deepseek2") {
     hp = tiny("deepseek2");
     hp.n_expert_groups = 4; hp.n_expert_groups_used = 2;
+  } else if (preset == "tiny-f32-experts" && arch == "gpt-oss") {
+    hp = tiny("gpt-oss");
+  } else if (preset == "gpt-oss-20b" && arch == "gpt-oss") {
+    hp = tiny("gpt-oss");
+    hp.n_vocab = 201088; hp.n_embd = 2880; hp.n_layer = 24; hp.n_ff = hp.n_ff_exp = 2880;
+    hp.n_head = 64; hp.n_head_kv = 8; hp.n_expert = 32;
   } else if (preset == "mixtral-8x7b" && arch == "mixtral") {
     hp = tiny("mixtral");
     hp.n_vocab = 32000; hp.n_ctx = 32768; hp.n_embd = 4096; hp.n_layer = 32; hp.n_ff = 14336;

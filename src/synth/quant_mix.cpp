@@ -35,9 +35,11 @@ uint32_t block_of(GGMLType t) { return ggml_type_traits(static_cast<uint32_t>(t)
 
 }  // namespace
 
-GGMLType tensor_type_for(const HParams& hp, FileType ft, const TensorSpec& spec) {
+GGMLType tensor_type_for(const HParams& hp, FileType ft, const TensorSpec& spec, bool float_experts) {
   const std::string& name = spec.name;
-  const bool quantizable = spec.ne.size() >= 2 && !contains(name, "_norm.weight") &&
+  // gpt-oss ships its experts in MXFP4 whatever the rest of the file is (as its converter does).
+  if (hp.arch == "gpt-oss" && contains(name, "_exps.weight") && !float_experts) return GGMLType::MXFP4;
+  const bool quantizable = spec.ne.size() >= 2 && !spec.is_norm_or_bias && !contains(name, "_norm.weight") &&
                            !contains(name, "ffn_gate_inp.weight") && name != "position_embd.weight";
   if (!quantizable) return GGMLType::F32;
   GGMLType t = base_type(ft);

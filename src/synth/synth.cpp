@@ -55,12 +55,15 @@ Init init_for(const HParams& hp, const TensorSpec& t) {
   const std::string& n = t.name;
   if (n == "exp_probs_b.bias" || ends_with(n, "exp_probs_b.bias")) return {0, 0};
   if (ends_with(n, "norm.weight")) return {1.0f, 0.1f};
+  if (ends_with(n, "attn_sinks.weight")) return {0, 1.0f};  // O(1) logits, so the sink visibly takes mass
   if (ends_with(n, ".bias")) return {0, 0.02f};
   if (n == "position_embd.weight") return {0, 0.1f};
   if (n == "token_embd.weight") return {0, hp.tied_output ? 1.0f / std::sqrt(static_cast<float>(hp.n_embd)) : 1.0f};
   float s = 1.0f / std::sqrt(static_cast<float>(t.ne[0]));
   if (n.find("attn_output") != std::string::npos || n.find("ffn_down") != std::string::npos)
     s /= std::sqrt(2.0f * static_cast<float>(hp.n_layer));
+  // gpt-oss: gate/up wide enough that the SwiGLU clamps at +-7 actually bite.
+  if (hp.arch == "gpt-oss" && (ends_with(n, "ffn_gate_exps.weight") || ends_with(n, "ffn_up_exps.weight"))) s *= 3.0f;
   return {0, s};
 }
 
@@ -99,7 +102,7 @@ Result synthesize(const Options& opt, const Progress& progress) {
   size_t done = 0;
   const size_t total = specs.size();
   for (const auto& spec : specs) {
-    GGMLType type = tensor_type_for(hp, opt.type, spec);
+    GGMLType type = tensor_type_for(hp, opt.type, spec, opt.preset == "tiny-f32-experts");
     if (!can_quantize(type))
       throw Error("synth: tensor '" + spec.name + "' needs type " + ggml_type_name(static_cast<uint32_t>(type)) +
                   ", which LARQL cannot quantize to yet");

@@ -17,7 +17,7 @@ namespace larql::synth {
 enum class FileType { F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 7, Q4_K_M = 15, Q6_K = 18 };
 
 struct Options {
-  std::string arch;           // llama, qwen2, qwen3, gemma2, gemma3, phi3, gpt2, mixtral, qwen3moe, deepseek2
+  std::string arch;           // llama, qwen2, qwen3, gemma2, gemma3, phi3, gpt2, mixtral, qwen3moe, deepseek2, gpt-oss
   std::string preset = "tiny";
   FileType type = FileType::F32;
   std::string out;
@@ -39,7 +39,9 @@ FileType parse_file_type(const std::string& s);  // f32|f16|q8_0|q4_0|q4_k_m|q6_
 std::string file_type_name(FileType t);
 
 // The tensor type llama.cpp's quantizer would pick for this tensor.
-GGMLType tensor_type_for(const HParams& hp, FileType ft, const TensorSpec& spec);
+// float_experts: gpt-oss experts follow the file type instead of MXFP4 (preset
+// "tiny-f32-experts", the layout the float64 reference checks at full precision).
+GGMLType tensor_type_for(const HParams& hp, FileType ft, const TensorSpec& spec, bool float_experts = false);
 
 struct Result {
   uint64_t n_params = 0;

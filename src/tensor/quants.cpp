@@ -32,7 +32,7 @@ constexpr Codec kCodecs[] = {
     {GGMLType::Q5_K, quant::dequant_q5_k, quant::quant_q5_k},
     {GGMLType::Q6_K, quant::dequant_q6_k, quant::quant_q6_k},
     {GGMLType::Q8_K, quant::dequant_q8_k, quant::quant_q8_k},
-    {GGMLType::MXFP4, quant::dequant_mxfp4, nullptr},
+    {GGMLType::MXFP4, quant::dequant_mxfp4, quant::quant_mxfp4},
 };
 
 const Codec* find_codec(GGMLType t) {

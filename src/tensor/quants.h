@@ -19,7 +19,7 @@ namespace larql {
 
 // F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K, MXFP4.
 bool can_dequantize(GGMLType t);
-// F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, Q8_K.
+// F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q8_K, MXFP4.
 bool can_quantize(GGMLType t);
 
 // Decodes n elements of type t at src into n floats at dst.

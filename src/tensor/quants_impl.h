@@ -112,5 +112,6 @@ void quant_q6_k(const float*, uint8_t*, int64_t, const float*);
 void quant_q8_k(const float*, uint8_t*, int64_t, const float*);
 
 void dequant_mxfp4(const uint8_t*, float*, int64_t);
+void quant_mxfp4(const float*, uint8_t*, int64_t, const float*);
 
 }  // namespace larql::quant

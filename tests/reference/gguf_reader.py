@@ -36,7 +36,11 @@ GGML_TYPES = {
     27: ("I64", 1, 8),
     28: ("F64", 1, 8),
     30: ("BF16", 1, 2),
+    39: ("MXFP4", 32, 17),
 }
+
+# OCP MX E2M1 code -> value (bit 3 is the sign): 0, 0.5, 1, 1.5, 2, 3, 4, 6.
+_E2M1 = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0])
 
 # Metadata value types: id -> struct format (scalars), 8 = string, 9 = array.
 _SCALAR = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
@@ -231,6 +235,11 @@ def dequantize(raw, type_id, n):
         d, m = _f16(b[:, 0:2]), _f16(b[:, 2:4])
         q = _nibbles_32(b[:, 8:24]) | (_high_bits_32(b[:, 4:8]) << 4)
         return (d * q + m).reshape(-1)
+    if name == "MXFP4":
+        # E8M0 scale byte (2^(e-127); ggml does not special-case e=255) + 16 bytes of
+        # E2M1 codes, element j in the low nibble of byte j, element j+16 in the high one.
+        scale = np.ldexp(1.0, b[:, 0].astype(np.int64) - 127)[:, None]
+        return (scale * _E2M1[_nibbles_32(b[:, 1:17])]).reshape(-1)
     if name == "Q8_K":
         d = b[:, 0:4].copy().view("<f4").astype(np.float64)
         q = b[:, 4:260].copy().view(np.int8).astype(np.float64)

@@ -11,7 +11,7 @@ row-major [n_tokens, n_vocab] (the format of the llama.cpp reference fixtures an
 of `larql logits --out`).
 
 Families: llama (incl. mixtral-style MoE), qwen2, qwen3, qwen2moe, qwen3moe,
-gemma2, gemma3, phi3, gpt2, deepseek2 (MLA with per-head K/V expanded from the
+gemma2, gemma3, phi3, gpt2, gpt-oss (sinks, YaRN, clamped SwiGLU, MXFP4 experts), deepseek2 (MLA with per-head K/V expanded from the
 latent, as in the Hugging Face reference; sigmoid/softmax routing, selection
 bias, group-limited routing, routed scaling factor, shared experts). Per-family details and the llama.cpp/ik_llama.cpp
 graph semantics they follow are listed in tests/reference/README.md.
@@ -30,7 +30,8 @@ sys.dont_write_bytecode = True  # keep the source tree clean of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gguf_reader import GGUFFile  # noqa: E402
 
-SUPPORTED = ("llama", "qwen2", "qwen3", "qwen2moe", "qwen3moe", "gemma2", "gemma3", "phi3", "gpt2", "deepseek2")
+SUPPORTED = ("llama", "qwen2", "qwen3", "qwen2moe", "qwen3moe", "gemma2", "gemma3", "phi3", "gpt2", "deepseek2",
+             "gpt-oss")
 
 
 # --- elementwise ops -------------------------------------------------------
@@ -68,6 +69,24 @@ def gelu_ggml_fp16(x):
     return np.where(x <= -10.0, 0.0, y)
 
 
+def swiglu_oai(g, u, alpha=1.702, limit=7.0):
+    """gpt-oss expert activation: gate capped at limit, up clamped to [-limit, limit] and shifted by one."""
+    g = np.minimum(g, limit)
+    return g / (1.0 + np.exp(-alpha * g)) * (np.clip(u, -limit, limit) + 1.0)
+
+
+def q8_0_roundtrip(x):
+    """x as ggml's Q8_0 activation blocks see it (rows of a multiple of 32): d = amax/127 kept
+    as fp16, q = round(x / d) half away from zero. Emulates the int8 activations that
+    quantized-weight products use (applied here to MXFP4 expert products)."""
+    b = x.reshape(-1, 32)
+    d = np.max(np.abs(b), axis=-1, keepdims=True) / 127.0
+    inv = np.divide(1.0, d, out=np.zeros_like(d), where=d > 0)
+    y = b * inv
+    q = np.sign(y) * np.floor(np.abs(y) + 0.5)
+    return (f16_round(d) * q).reshape(x.shape)
+
+
 def softmax(x, axis=-1):
     m = np.max(x, axis=axis, keepdims=True)
     e = np.exp(x - m)
@@ -78,8 +97,21 @@ def f16_round(x):
     return x.astype(np.float16).astype(np.float64)
 
 
-def rope(x, pos, n_rot, base, mode, freq_scale=1.0, freq_factors=None):
+def yarn_params(n_rot, base, factor, orig_ctx, beta_fast=32.0, beta_slow=1.0):
+    """(low, high, mscale) of YaRN as ggml applies it: correction dims floored/ceiled
+    (HF's truncate=True; gpt-oss's own config says truncate=false, a sub-dim shift of the
+    ramp that llama.cpp does not model either), cos/sin scaled by 1 + 0.1 ln(factor)."""
+    def dim(rot):
+        return n_rot * math.log(orig_ctx / (rot * 2 * math.pi)) / (2 * math.log(base))
+    low = max(0.0, math.floor(dim(beta_fast)))
+    high = min(n_rot - 1.0, math.ceil(dim(beta_slow)))
+    return low, high, 1.0 + 0.1 * math.log(factor)
+
+
+def rope(x, pos, n_rot, base, mode, freq_scale=1.0, freq_factors=None, yarn=None):
     """x: [T, H, D]. theta_i = pos * freq_scale * base^(-2i/n_rot) / factor_i for i < n_rot/2.
+    yarn=(low, high, mscale): pair i keeps r_i = 1 - clip((i-low)/(high-low)) of its
+    unscaled angle (extrapolation) and 1 - r_i of the interpolated one; cos/sin times mscale.
 
     mode "norm": rotates adjacent pairs (x[2i], x[2i+1]);
     mode "neox": rotates (x[i], x[i + n_rot/2]). Dims >= n_rot pass through."""
@@ -87,8 +119,13 @@ def rope(x, pos, n_rot, base, mode, freq_scale=1.0, freq_factors=None):
     inv = base ** (-np.arange(half, dtype=np.float64) * 2.0 / n_rot)
     if freq_factors is not None:
         inv = inv / freq_factors[:half]
-    ang = (np.asarray(pos, np.float64) * freq_scale)[:, None] * inv[None, :]  # [T, half]
-    cos, sin = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
+    mult, msc = np.full(half, freq_scale), 1.0
+    if yarn is not None:
+        low, high, msc = yarn
+        r = 1.0 - np.clip((np.arange(half) - low) / max(0.001, high - low), 0.0, 1.0)
+        mult = freq_scale * (1.0 - r) + r
+    ang = np.asarray(pos, np.float64)[:, None] * (inv * mult)[None, :]  # [T, half]
+    cos, sin = msc * np.cos(ang)[:, None, :], msc * np.sin(ang)[:, None, :]
     out = x.copy()
     if mode == "norm":
         a, b = x[..., 0:n_rot:2], x[..., 1:n_rot:2]
@@ -105,8 +142,9 @@ def rope(x, pos, n_rot, base, mode, freq_scale=1.0, freq_factors=None):
 
 # --- model -------------------------------------------------------------------
 class Model:
-    def __init__(self, path, gelu="exact", kv_f16=False):
+    def __init__(self, path, gelu="exact", kv_f16=False, act_q8=True):
         self.f = GGUFFile(path)
+        self.act_q8 = act_q8
         self.gelu = gelu_ggml_fp16 if gelu == "ggml" else gelu_tanh
         self.kv_f16 = kv_f16
         md = self.f.metadata
@@ -154,8 +192,13 @@ class Model:
         scaling = md.get(a + "rope.scaling.type", "none") or "none"
         factor = float(md.get(a + "rope.scaling.factor", 1.0) or 1.0)
         self.freq_scale = 1.0
+        self.yarn = None
         if scaling == "linear" and factor:
             self.freq_scale = 1.0 / factor
+        elif scaling == "yarn" and arch != "deepseek2" and factor:
+            self.freq_scale = 1.0 / factor
+            orig = geti("rope.scaling.original_context_length", 0) or geti("context_length")
+            self.yarn = yarn_params(self.n_rot, self.rope_base, factor, orig)
         elif scaling not in ("none", "") and factor != 1.0:
             raise SystemExit(f"numpy_forward: rope scaling '{scaling}' not supported")
         for t in ("rope_factors_long.weight", "rope_factors_short.weight"):
@@ -207,6 +250,8 @@ class Model:
             return 0, self.rope_base, self.freq_scale
         if self.arch == "phi3":
             return self.n_swa, self.rope_base, self.freq_scale
+        if self.arch == "gpt-oss":  # even layers slide, odd layers see everything
+            return (self.n_swa if il % 2 == 0 else 0), self.rope_base, self.freq_scale
         return 0, self.rope_base, self.freq_scale
 
     def attention_mla(self, x, il, pos):
@@ -255,8 +300,8 @@ class Model:
             k = rms_norm(k, self.t(p + "attn_k_norm.weight"), self.eps)
         window, base, fscale = self.layer_window(il)
         if self.rope_mode:
-            q = rope(q, pos, self.n_rot, base, self.rope_mode, fscale, self.freq_factors)
-            k = rope(k, pos, self.n_rot, base, self.rope_mode, fscale, self.freq_factors)
+            q = rope(q, pos, self.n_rot, base, self.rope_mode, fscale, self.freq_factors, self.yarn)
+            k = rope(k, pos, self.n_rot, base, self.rope_mode, fscale, self.freq_factors, self.yarn)
         if self.kv_f16:  # emulate an f16 KV cache (ggml also rounds q and the probabilities)
             q, k, v = f16_round(q), f16_round(k), f16_round(v)
         g = Hq // Hk
@@ -271,7 +316,13 @@ class Model:
         if window:
             masked |= (pq - pk) >= window
         s = np.where(masked[None], -np.inf, s)
-        a = softmax(s, axis=-1)
+        sinks = self.opt(p + "attn_sinks.weight")
+        if sinks is not None:  # gpt-oss: a per-head logit in the denominator, with no value
+            m = np.maximum(np.max(s, axis=-1, keepdims=True), sinks[:, None, None])
+            e = np.exp(s - m)
+            a = e / (np.sum(e, axis=-1, keepdims=True) + np.exp(sinks[:, None, None] - m))
+        else:
+            a = softmax(s, axis=-1)
         if self.kv_f16:
             a = f16_round(a)
         o = np.einsum("hqk,khd->qhd", a, vv).reshape(T, Hq * Dv)
@@ -290,7 +341,29 @@ class Model:
         act = self.gelu if self.arch in ("gemma2", "gemma3") else silu
         return self.lin(act(gate) * up, p + "ffn_down")
 
+    def moe_ffn_oss(self, x, il):
+        """gpt-oss: top-k of the biased router logits, softmax over the k chosen; experts with
+        biases and the clamped SwiGLU. MXFP4 experts see Q8_0-rounded inputs (ggml's int8 path)."""
+        p = f"blk.{il}."
+        logits = self.lin(x, p + "ffn_gate_inp")
+        sel = np.argsort(-logits, axis=-1, kind="stable")[:, :self.n_expert_used]
+        w = softmax(np.take_along_axis(logits, sel, axis=-1), axis=-1)
+        W = {n: self.t(p + f"ffn_{n}_exps.weight") for n in ("gate", "up", "down")}
+        B = {n: self.t(p + f"ffn_{n}_exps.bias") for n in ("gate", "up", "down")}
+        q8 = {n: self.f.tensors[p + f"ffn_{n}_exps.weight"].type_name == "MXFP4" and self.act_q8 for n in W}
+        rnd = {n: (q8_0_roundtrip if q8[n] else (lambda v: v)) for n in W}
+        out = np.zeros_like(x)
+        for t in range(x.shape[0]):
+            xg, xu = rnd["gate"](x[t]), rnd["up"](x[t])
+            for j in range(self.n_expert_used):
+                e = sel[t, j]
+                h = swiglu_oai(W["gate"][e] @ xg + B["gate"][e], W["up"][e] @ xu + B["up"][e])
+                out[t] += w[t, j] * (W["down"][e] @ rnd["down"](h) + B["down"][e])
+        return out
+
     def moe_ffn(self, x, il):
+        if self.arch == "gpt-oss":
+            return self.moe_ffn_oss(x, il)
         p = f"blk.{il}."
         logits = x @ self.t(p + "ffn_gate_inp.weight").T          # [T, n_expert]
         ds = self.arch == "deepseek2"
@@ -348,7 +421,7 @@ class Model:
             if gemma:
                 h = self.norm(h, p + "post_attention_norm")
             x = x + h
-            hn = self.norm(x, p + "ffn_norm")
+            hn = self.norm(x, p + ("post_attention_norm" if self.arch == "gpt-oss" else "ffn_norm"))
             h = self.moe_ffn(hn, il) if self.f.has(p + "ffn_gate_inp.weight") else self.dense_ffn(hn, il)
             if gemma:
                 h = self.norm(h, p + "post_ffw_norm")
@@ -428,6 +501,8 @@ def main(argv=None):
     ap.add_argument("--gelu", choices=("exact", "ggml"), default="exact",
                     help="exact tanh GELU (default) or ggml's fp16-table GELU")
     ap.add_argument("--kv-f16", action="store_true", help="round q/k/v and attention probs to fp16 (f16 KV cache)")
+    ap.add_argument("--no-act-q8", action="store_true",
+                    help="exact float64 inputs to MXFP4 expert products (default: Q8_0-rounded, as ggml's int8 path)")
     args = ap.parse_args(argv)
 
     if args.compare_files:
@@ -440,7 +515,7 @@ def main(argv=None):
     toks = parse_tokens(args.tokens)
     if not toks:
         ap.error("--tokens is empty")
-    m = Model(args.model, gelu=args.gelu, kv_f16=args.kv_f16)
+    m = Model(args.model, gelu=args.gelu, kv_f16=args.kv_f16, act_q8=not args.no_act_q8)
     logits = m.forward(toks)
     if args.out:
         logits.astype("<f4").tofile(args.out)

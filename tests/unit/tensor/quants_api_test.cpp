@@ -16,11 +16,11 @@ TEST(QuantsApi, SupportedTypes) {
                                 GGMLType::Q6_K, GGMLType::Q8_K, GGMLType::MXFP4};
   const GGMLType encodable[] = {GGMLType::F32,  GGMLType::F16,  GGMLType::BF16, GGMLType::Q8_0, GGMLType::Q4_0,
                                 GGMLType::Q4_K, GGMLType::Q5_K, GGMLType::Q6_K, GGMLType::Q8_K,
-                                GGMLType::Q5_0, GGMLType::Q5_1};
+                                GGMLType::Q5_0, GGMLType::Q5_1, GGMLType::MXFP4};
   for (GGMLType t : decodable) EXPECT_TRUE(can_dequantize(t)) << ggml_type_name(static_cast<uint32_t>(t));
   for (GGMLType t : encodable) EXPECT_TRUE(can_quantize(t)) << ggml_type_name(static_cast<uint32_t>(t));
   for (GGMLType t : {GGMLType::Q4_1, GGMLType::Q2_K, GGMLType::Q3_K,
-                     GGMLType::MXFP4, GGMLType::Q8_1, GGMLType::IQ4_NL})
+                     GGMLType::Q8_1, GGMLType::IQ4_NL})
     EXPECT_FALSE(can_quantize(t)) << ggml_type_name(static_cast<uint32_t>(t));
   for (GGMLType t : {GGMLType::Q8_1, GGMLType::IQ2_XXS, GGMLType::IQ4_XS, GGMLType::I8, GGMLType::F64,
                      GGMLType::TQ1_0, static_cast<GGMLType>(4), static_cast<GGMLType>(1000)})
@@ -31,7 +31,7 @@ TEST(QuantsApi, RejectsUnsupportedTypes) {
   std::vector<float> x(256, 1.f);
   std::vector<uint8_t> q(4096);
   EXPECT_THROW(quantize_row(GGMLType::Q2_K, x.data(), q.data(), 256), Error);
-  EXPECT_THROW(quantize_row(GGMLType::MXFP4, x.data(), q.data(), 256), Error);
+  EXPECT_THROW(quantize_row(GGMLType::Q3_K, x.data(), q.data(), 256), Error);
   EXPECT_THROW(dequantize_row(GGMLType::IQ2_XXS, q.data(), x.data(), 256), Error);
   EXPECT_THROW(dequantize_row(static_cast<GGMLType>(1000), q.data(), x.data(), 256), Error);
   EXPECT_THROW(quantize_row(static_cast<GGMLType>(5), x.data(), q.data(), 256), Error);

@@ -1,0 +1,91 @@
+// Load-time repacking of quantized weight matrices into a row-interleaved
+// layout, so the sequential (llama.cpp AMX) order of docs/numerics.md can be
+// vectorised across outputs: one vpdpbusd produces 16 rows' partial integer
+// sums in 16 lanes (no horizontal sums), and the per-block float fma is one
+// vector fma for 16 outputs. Each lane performs exactly the scalar reference's
+// operations (exact integer block sum, float conversion, the same products and
+// fmas in block order), so results are bit-identical to qdot::seq_rows.
+//
+// Layout (per group of 16 rows: every block's scales, then every block's codes;
+// "vector" = 64 bytes, byte 4r+e = element e of a 4-element k-group of row r):
+//         scales per block                  | codes per block            bytes/16 rows
+//   Q8_0  d[16] fp16                        | 8 vectors of codes + 128 (u8)      544
+//   Q4_0  d[16] fp16                        | 4 nibble vectors (low: k-group v,  288
+//                                           |   high: k-group v + 4)
+//   Q4_K  d[16], dmin[16] fp16, sc[8][16],  | per 32-element sub-block 4 nibble 2368
+//         mn[8][16] u8                      |   vectors (k-groups v, v + 4)
+//   Q5_K  as Q4_K                           | as Q4_K, then per sub-block 8 bit  2880
+//                                           |   masks (bit 4; lo0 hi0 lo1 hi1 ..)
+//   Q6_K  d[16] fp16, sc[16][16] i8         | per 16-element sub-block 2 nibble  3360
+//                                           |   vectors (k-groups v, v + 2); then
+//                                           |   per sub-block the codes' bits 4-5
+//                                           |   (2 bits per vector: lo0 hi0 lo1 hi1)
+// Codes are stored unsigned (Q8_0 + 128, Q6_K without its -32); the offsets
+// come back as per-token integer corrections (act_aux), so sums stay exact.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "format/ggml_types.h"
+#include "kernels/matmul.h"
+#include "kernels/qdot.h"
+
+namespace larql {
+class ThreadPool;
+}
+
+namespace larql::repack {
+
+constexpr int kRows = 16;  // rows interleaved per group (one zmm of int32 lanes)
+
+struct Packed {
+  GGMLType type = GGMLType::F32;
+  int64_t n_in = 0, n_out = 0;
+  const uint8_t* src = nullptr;  // WeightView::data it was built from
+  // A group of 16 rows: nb blocks' scales (meta_bytes each), then from codes_offset
+  // (64-aligned) nb blocks' code vectors (code_bytes each, a multiple of 64).
+  size_t meta_bytes = 0, code_bytes = 0, codes_offset = 0;
+  size_t group_bytes = 0;
+  size_t bytes = 0;
+  uint8_t* data = nullptr;       // 64-byte aligned, owned
+  Packed() = default;
+  Packed(const Packed&) = delete;
+  Packed& operator=(const Packed&) = delete;
+  ~Packed();
+};
+
+// Whether this matrix can be packed: Q8_0, Q4_0, Q4_K, Q5_K or Q6_K with
+// n_out % 16 == 0 and whole blocks per row. matmul() uses a packed copy only for
+// products in the sequential order (qdot::seq_order), so callers pack only those.
+bool packable(GGMLType type, int64_t n_in, int64_t n_out);
+// Whether packing pays on this CPU: a packed SIMD kernel exists for qdot::isa()
+// (AVX-512 VNNI) and LARQL_REPACK is not "0".
+bool enabled();
+// Builds the packed copy of w (split over pool's threads when given). Throws
+// larql::Error when !packable.
+std::unique_ptr<Packed> pack(const WeightView& w, ThreadPool* pool = nullptr);
+// Whether p is the packed form of exactly this view (slices of a view are not).
+inline bool matches(const Packed* p, const WeightView& w) {
+  return p && p->src == w.data && p->type == w.type && p->n_in == w.n_in && p->n_out == w.n_out;
+}
+
+// Per-token integer corrections the packed kernels start their sums from:
+// Q8_0 -128*sum(a) and Q4_0 -8*sum(a) per block; Q4_K/Q5_K the 8 per-32 sums of
+// each block; Q6_K -32*bsum for its 16 sub-blocks.
+size_t aux_count(GGMLType type, int64_t n_in);
+void act_aux(GGMLType type, const uint8_t* act, int64_t n_in, int32_t* aux);
+
+// y[t * ldy + o] for outputs o in [16 * g0, 16 * g1) and tokens t < nt; act and aux
+// hold nt tokens (quantized as qdot::quantize_act, aux by act_aux), act_stride and
+// aux_stride apart. family: qdot::Isa::Avx512Vnni or Scalar (the reference).
+void gemm(qdot::Isa family, const Packed& p, const uint8_t* act, size_t act_stride, const int32_t* aux,
+          size_t aux_stride, int nt, int64_t g0, int64_t g1, float* y, int64_t ldy);
+
+}  // namespace larql::repack
+
+// AVX-512 VNNI kernels (repack_avx512vnni.cpp); same contract as gemm().
+namespace larql::repack::avx512vnni {
+void gemm(const Packed& p, const uint8_t* act, size_t act_stride, const int32_t* aux, size_t aux_stride, int nt,
+          int64_t g0, int64_t g1, float* y, int64_t ldy);
+}
