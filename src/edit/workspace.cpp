@@ -94,6 +94,12 @@ std::vector<std::string> Workspace::explain(const std::vector<std::vector<float>
                   static_cast<long long>(hit->layer));
     out.push_back(buf);
   }
+  // An edit that fires but whose target is not the answer did not decide it:
+  // say so rather than credit it.
+  const auto lead = [&](const Fact& fact) {
+    const bool decided = fact.target_token >= 0 && model().tokenizer().token_to_piece(fact.target_token) == answer;
+    return decided ? "answer '" + answer + "' from" : "answer '" + answer + "', not this edit's target:";
+  };
   const FfnPatch* f = stack_.ffn().get();
   std::vector<const Fact*> said;  // one line per MEMIT fact, not per layer
   if (f) {
@@ -111,8 +117,8 @@ std::vector<std::string> Workspace::explain(const std::vector<std::vector<float>
             strength = g / (1 + std::exp(-g)) * u;
           }
         if (strength < 1.0) continue;
-        std::snprintf(buf, sizeof buf, "answer '%s': FEATURE edit %s / %s -> %s fired (layer %lld feature %lld, activation %.2f; %s)",
-                      answer.c_str(), r.fact->entity.c_str(), r.fact->relation.c_str(), r.fact->target.c_str(),
+        std::snprintf(buf, sizeof buf, "%s FEATURE edit %s / %s -> %s fired (layer %lld feature %lld, activation %.2f; %s)",
+                      lead(*r.fact).c_str(), r.fact->entity.c_str(), r.fact->relation.c_str(), r.fact->target.c_str(),
                       static_cast<long long>(r.layer), static_cast<long long>(r.feature), strength, r.patch.c_str());
       } else {
         const std::vector<float> a = ed_.hidden(r.layer, h, f);
@@ -120,8 +126,8 @@ std::vector<std::string> Workspace::explain(const std::vector<std::vector<float>
         for (int64_t j = 0; j < F; ++j) strength += double(L.B[static_cast<size_t>(r.feature * F + j)]) * a[static_cast<size_t>(j)];
         if (strength < 0.25 || std::find(said.begin(), said.end(), r.fact) != said.end()) continue;
         said.push_back(r.fact);
-        std::snprintf(buf, sizeof buf, "answer '%s': MEMIT edit %s / %s -> %s active (layer %lld, key match %.2f; %s)",
-                      answer.c_str(), r.fact->entity.c_str(), r.fact->relation.c_str(), r.fact->target.c_str(),
+        std::snprintf(buf, sizeof buf, "%s MEMIT edit %s / %s -> %s active (layer %lld, key match %.2f; %s)",
+                      lead(*r.fact).c_str(), r.fact->entity.c_str(), r.fact->relation.c_str(), r.fact->target.c_str(),
                       static_cast<long long>(r.layer), strength, r.patch.c_str());
       }
       out.push_back(buf);
