@@ -2,8 +2,12 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "compile/compile.h"
+#include "edit/materialize.h"
+#include "engine/model.h"
 #include "util/error.h"
 
 namespace larql::edit {
@@ -63,14 +67,20 @@ std::vector<double> softmax(const std::vector<float>& v) {
 
 void measure(const Editor& ed, const EvalConfig& cfg, const std::vector<FactRow>& edited, const FfnPatch* patch,
              const std::vector<KnnEntry>& knn, EvalResult& r) {
+  measure(ed, ed, cfg, edited, patch, knn, r);
+}
+
+void measure(const Editor& ed, const Editor& out, const EvalConfig& cfg, const std::vector<FactRow>& edited,
+             const FfnPatch* patch, const std::vector<KnnEntry>& knn, EvalResult& r) {
+  // `ed` gives the unedited baseline, `out` (+ patch/knn) the edited forward.
   int64_t eff = 0, eff0 = 0, gen = 0, gen0 = 0, ng = 0;
   for (const FactRow& f : edited) {
     const Fact fc = make_fact(ed, f.subject, f.relation, f.object, cfg.templates);
-    eff += argmax(logits_with_knn(ed, fc.prompt, patch, knn)) == fc.target_token;
+    eff += argmax(logits_with_knn(out, fc.prompt, patch, knn)) == fc.target_token;
     eff0 += argmax(ed.run(fc.prompt, nullptr).logits) == fc.target_token;
     if (const TemplateRow* h = find_template(cfg.templates, f.relation, "heldout_template")) {
       const std::string p = prompt_of(h->text, f.subject, f.object);
-      gen += argmax(logits_with_knn(ed, p, patch, knn)) == fc.target_token;
+      gen += argmax(logits_with_knn(out, p, patch, knn)) == fc.target_token;
       gen0 += argmax(ed.run(p, nullptr).logits) == fc.target_token;
       ++ng;
     }
@@ -94,7 +104,7 @@ void measure(const Editor& ed, const EvalConfig& cfg, const std::vector<FactRow>
   for (size_t i = 0; i < want; ++i) {
     const FactRow& f = *pool[i * pool.size() / want];
     const Fact fc = make_fact(ed, f.subject, f.relation, f.object, cfg.templates);
-    const std::vector<float> lb = ed.run(fc.prompt, nullptr).logits, le = logits_with_knn(ed, fc.prompt, patch, knn);
+    const std::vector<float> lb = ed.run(fc.prompt, nullptr).logits, le = logits_with_knn(out, fc.prompt, patch, knn);
     rb += argmax(lb) == fc.target_token;
     re += argmax(le) == fc.target_token;
     const std::vector<double> pb = softmax(lb), pe = softmax(le);
@@ -128,11 +138,16 @@ int64_t rebalance(const Editor& ed, PatchStack& stack, double margin) {
   return fixed;
 }
 
-EvalResult evaluate(Editor& ed, const EvalConfig& cfg) {
-  const auto t0 = std::chrono::steady_clock::now();
+std::vector<FactRow> heldout_facts(const EvalConfig& cfg) {
   std::vector<FactRow> held;
   for (const FactRow& f : cfg.facts)
     if (f.split == "heldout_fact" && (cfg.count < 0 || static_cast<int64_t>(held.size()) < cfg.count)) held.push_back(f);
+  return held;
+}
+
+EvalResult evaluate(Editor& ed, const EvalConfig& cfg) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<FactRow> held = heldout_facts(cfg);
   if (held.empty()) throw Error("edit-eval: no held-out facts (split 'heldout_fact') in the facts table");
   EvalResult r;
   r.mode = mode_name(cfg.opt.mode);
@@ -165,11 +180,59 @@ EvalResult evaluate(Editor& ed, const EvalConfig& cfg) {
   return r;
 }
 
+void evaluate_compiled(const Editor& base, std::shared_ptr<ThreadPool> pool, const EvalConfig& cfg,
+                       const std::string& out_path, bool keep, EvalResult& r) {
+  CompiledEval& c = r.compiled;
+  c = CompiledEval{};
+  if (cfg.opt.mode == Mode::KNN) {  // a lookup overlay: nothing to bake into weights
+    c.note = "n/a (not compiled)";
+    return;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  PatchStack stack;
+  stack.patches.push_back(r.patch);
+  stack.compose();
+  compile::Overrides ov;
+  if (const FfnPatch* f = stack.ffn().get()) ov = materialize(base.model().source(), *f);
+  compile::Options opt;
+  opt.note = "larql edit-eval: " + r.mode + ", " + std::to_string(r.n_edits) + " held-out facts";
+  // Removes the written file on every exit path unless it is to be kept.
+  struct Remove {
+    const std::string& path;
+    bool keep;
+    ~Remove() {
+      std::error_code ec;
+      if (!keep) std::filesystem::remove(path, ec);
+    }
+  } guard{out_path, keep};
+  const compile::Result cr = compile::write_model(base.model().source(), ov, out_path, opt);
+  const std::unique_ptr<Model> m = Model::load(out_path);
+  const Editor ced(*m, std::move(pool));
+  EvalResult t;
+  measure(base, ced, cfg, heldout_facts(cfg), nullptr, {}, t);
+  c.measured = true;
+  c.path = keep ? out_path : "";
+  c.efficacy = t.efficacy;
+  c.generalization = t.generalization;
+  c.recall_edited = t.recall_edited;
+  c.mean_kl = t.mean_kl;
+  c.tensors_changed = cr.tensors_changed;
+  c.bytes = cr.bytes;
+  c.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 std::string EvalResult::to_json() const {
   nlohmann::json j = {{"mode", mode}, {"edits", n_edits}, {"efficacy", efficacy}, {"efficacy_before", efficacy_before},
                       {"generalization", generalization}, {"generalization_before", generalization_before},
                       {"n_generalization", n_general}, {"specificity_prompts", n_spec}, {"mean_kl", mean_kl},
                       {"recall_base", recall_base}, {"recall_edited", recall_edited}, {"seconds", seconds}, {"insert_failures", failures.size()}};
+  if (compiled.measured)
+    j["compiled"] = {{"efficacy", compiled.efficacy}, {"generalization", compiled.generalization},
+                     {"recall_edited", compiled.recall_edited}, {"mean_kl", compiled.mean_kl},
+                     {"tensors_changed", compiled.tensors_changed}, {"bytes", compiled.bytes},
+                     {"seconds", compiled.seconds}};
+  else if (!compiled.note.empty())
+    j["compiled"] = compiled.note;
   return j.dump();
 }
 

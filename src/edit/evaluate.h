@@ -2,7 +2,8 @@
 // held-out facts with one mechanism and measure efficacy (target top-1 on the
 // canonical prompt), generalization (top-1 on the relation's held-out
 // template), specificity (mean KL(base || edited) and recall over prompts of
-// untouched training facts) and the unedited baseline.
+// untouched training facts) and the unedited baseline. With a compile path,
+// the same numbers again on the compiled GGUF (materialized edits, no patch).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -11,6 +12,10 @@
 
 #include "edit/editor.h"
 #include "edit/facts.h"
+
+namespace larql {
+class ThreadPool;
+}
 
 namespace larql::edit {
 
@@ -23,6 +28,18 @@ struct EvalConfig {
   std::vector<std::string> covariance_lines;  // MEMIT
 };
 
+// The same measurements on the COMPILEd model file (edits baked into the
+// weights, loaded back with Model::load, no patch). KNN is never compiled.
+struct CompiledEval {
+  bool measured = false;           // false: not asked for, or KNN (see note)
+  std::string note;                // e.g. "n/a (not compiled)"
+  std::string path;                // the GGUF written (removed unless kept)
+  double efficacy = 0, generalization = 0, recall_edited = 0, mean_kl = 0;
+  int64_t tensors_changed = 0;
+  uint64_t bytes = 0;
+  double seconds = 0;              // materialize + write + load + measure
+};
+
 struct EvalResult {
   std::string mode;
   int64_t n_edits = 0, n_general = 0, n_spec = 0;
@@ -33,6 +50,7 @@ struct EvalResult {
   double seconds = 0;
   Patch patch;                     // what was inserted
   std::vector<std::string> failures;  // inserts that found no balanced write
+  CompiledEval compiled;
   std::string to_json() const;
 };
 
@@ -51,6 +69,17 @@ int64_t rebalance(const Editor& ed, PatchStack& stack, double margin);
 // Measures an already-built patch stack (e.g. after COMPILE, on the compiled model: pass nullptr patch).
 void measure(const Editor& ed, const EvalConfig& cfg, const std::vector<FactRow>& edited, const FfnPatch* patch,
              const std::vector<KnnEntry>& knn, EvalResult& r);
+// Same, with the edited forward on another model (`edited`, e.g. the compiled
+// file) and the baseline ("before", KL reference) on `base`.
+void measure(const Editor& base, const Editor& edited, const EvalConfig& cfg, const std::vector<FactRow>& edited_facts,
+             const FfnPatch* patch, const std::vector<KnnEntry>& knn, EvalResult& r);
+// Materializes r.patch (base = base.model()), writes it as a GGUF to out_path
+// with compile::write_model, loads that file and fills r.compiled from it.
+// keep=false removes the file afterwards. KNN mode: r.compiled.note only.
+void evaluate_compiled(const Editor& base, std::shared_ptr<ThreadPool> pool, const EvalConfig& cfg,
+                       const std::string& out_path, bool keep, EvalResult& r);
+// The held-out facts evaluate() inserts (the first cfg.count rows of split heldout_fact).
+std::vector<FactRow> heldout_facts(const EvalConfig& cfg);
 
 // Top-1 of a forward with a KNN overlay on top (what LQL INFER does).
 std::vector<float> logits_with_knn(const Editor& ed, const std::string& prompt, const FfnPatch* patch,
