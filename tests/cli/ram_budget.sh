@@ -11,6 +11,10 @@
 #   * the same bench without a budget must exceed the budget (so this can fail);
 #   * greedy ids with and without the budget must be identical.
 source "$(dirname "$0")/lib.sh" "$@"
+if [ -n "${LARQL_SANITIZED:-}" ]; then
+  echo "SKIPPED: RSS budgets are meaningless under ASan (shadow memory and quarantine); the ExpertCache unit tests cover correctness there"
+  exit 77
+fi
 M=${LARQL_RAM_BUDGET_MODEL:-/tmp/larql-ram-budget-q3m-2l.gguf}
 if [ ! -s "$M" ]; then
   "$LARQL" synth --arch qwen3moe --preset qwen3moe-30b-a3b --layers 2 --type q4_k_m -o "$M.part" -q >/dev/null \
