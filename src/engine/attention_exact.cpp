@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/attention_exact.h"
+#include "engine/attention_tiled.h"
 #include "kernels/f32dot.h"
 #include "kernels/ik_order.h"
 #include "kernels/matmul.h"
@@ -18,9 +19,9 @@
 
 namespace larql {
 
-namespace {
+namespace attn_detail {
 
-// No inf or NaN in x[0..n) (exponent bits all ones); branch-free so it vectorizes.
+// Branch-free so it vectorizes.
 bool all_finite(const float* x, int64_t n) {
   uint32_t bad = 0;
   for (int64_t i = 0; i < n; ++i) {
@@ -30,7 +31,7 @@ bool all_finite(const float* x, int64_t n) {
   }
   return bad == 0;
 }
-}  // namespace
+}  // namespace attn_detail
 
 namespace attn_detail {
 // F32 cache in llama.cpp's order: keys padded to a multiple of 32, scores by
@@ -84,6 +85,14 @@ void attend_f32_reference(const AttentionParams& P, const float* k32, const floa
 // f32dot::weighted_cols for why that gives the same bits.
 void attend_f32(const AttentionParams& P, const float* k32, const float* v32, const float* q, int64_t n, int64_t pos0,
                 float* out, ThreadPool& pool) {
+  // Batches and decode: the tiled kernels (GQA heads x query blocks share K/V
+  // loads). For 2..15 queries the per-call V transpose is not worth it.
+  if ((n == 1 || n >= 16) && attend_f32_tiled(P, k32, v32, q, n, pos0, out, pool)) return;
+  attend_f32_untiled(P, k32, v32, q, n, pos0, out, pool);
+}
+
+void attend_f32_untiled(const AttentionParams& P, const float* k32, const float* v32, const float* q, int64_t n,
+                        int64_t pos0, float* out, ThreadPool& pool) {
   const int64_t H = P.n_head, HKV = P.n_head_kv, dk = P.dk, dv = P.dv, group = H / HKV;
   const int64_t n_real = pos0 + n, n_kv = (n_real + 31) / 32 * 32;
   const bool four16 = n < 2;

@@ -354,8 +354,12 @@ void act_aux(GGMLType t, const uint8_t* act, int64_t n_in, int32_t* aux) {
 
 void gemm(qdot::Isa f, const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt,
           int64_t g0, int64_t g1, float* y, int64_t ldy) {
-  if (f == qdot::Isa::Avx512Vnni && qdot::isa_available(f)) avx512vnni::gemm(p, act, as, aux, xs, nt, g0, g1, y, ldy);
-  else gemm_scalar(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+  if (f == qdot::Isa::Avx512Vnni && qdot::isa_available(f)) {
+    if (nt == 1 && avx512vnni::gemv_handles(p.type)) avx512vnni::gemv(p, act, aux, g0, g1, y);  // decode
+    else avx512vnni::gemm(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+  } else {
+    gemm_scalar(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+  }
 }
 
 }  // namespace larql::repack

@@ -88,4 +88,19 @@ void gemm(qdot::Isa family, const Packed& p, const uint8_t* act, size_t act_stri
 namespace larql::repack::avx512vnni {
 void gemm(const Packed& p, const uint8_t* act, size_t act_stride, const int32_t* aux, size_t aux_stride, int nt,
           int64_t g0, int64_t g1, float* y, int64_t ldy);
+// One row group x up to 8 tokens per pass (every type; gemm() uses it where
+// gemm_blocked does not apply).
+void gemm_rowgroup(const Packed& p, const uint8_t* act, size_t act_stride, const int32_t* aux, size_t aux_stride,
+                   int nt, int64_t g0, int64_t g1, float* y, int64_t ldy);
+// Register-blocked prefill GEMM (repack_gemm_avx512vnni.cpp): 3 row groups x 4
+// tokens per pass; for types where gemm_blocked_supported (Q8_0, Q4_0).
+bool gemm_blocked_supported(GGMLType t);
+void gemm_blocked(const Packed& p, const uint8_t* act, size_t act_stride, const int32_t* aux, size_t aux_stride,
+                  int nt, int64_t g0, int64_t g1, float* y, int64_t ldy);
+}
+// One-token K-quant kernels (repack_gemv_avx512vnni.cpp): gemm() with nt = 1 for
+// the types gemv_handles(); aux as act_aux, y[16 * g0 ...) as gemm's with ldy unused.
+namespace larql::repack::avx512vnni {
+bool gemv_handles(GGMLType type);
+void gemv(const Packed& p, const uint8_t* act, const int32_t* aux, int64_t g0, int64_t g1, float* y);
 }

@@ -18,6 +18,9 @@ namespace larql::repack::avx512vnni {
 void gemm(const Packed&, const uint8_t*, size_t, const int32_t*, size_t, int, int64_t, int64_t, float*, int64_t) {
   std::abort();  // clang builds leave the GCC-pragma kernels out (repack::enabled() is false there)
 }
+void gemm_rowgroup(const Packed&, const uint8_t*, size_t, const int32_t*, size_t, int, int64_t, int64_t, float*, int64_t) {
+  std::abort();
+}
 }  // namespace larql::repack::avx512vnni
 #else
 #pragma GCC push_options
@@ -48,6 +51,9 @@ inline __m512i ld(const uint8_t* p) { return _mm512_load_si512(p); }
 inline float act_half(const uint8_t* p) { uint16_t h; std::memcpy(&h, p, 2); return _cvtsh_ss(h); }
 inline float act_f32(const uint8_t* p) { float f; std::memcpy(&f, p, 4); return f; }
 
+// The loops over tokens, k-groups and sub-blocks are unrolled so the per-token
+// arrays live in zmm registers (at -O2 GCC keeps them on the stack otherwise).
+
 // Q8_0 (Q4 = false) and Q4_0: acc = fma(float(S), d_w * d_a, acc) per block.
 template <int NT, bool Q4>
 void group_q8_0(const uint8_t* w, size_t mb, const uint8_t* c, size_t cb, int64_t nb, const Tok* tk, float* y,
@@ -55,34 +61,44 @@ void group_q8_0(const uint8_t* w, size_t mb, const uint8_t* c, size_t cb, int64_
   constexpr int kC = NT >= 4 ? 1 : 4 / NT;  // independent vpdpbusd chains per token (latency)
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   __m512 acc[NT];
+  _Pragma("GCC unroll 16")
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b, w += mb, c += cb) {
     const __m512 dw = halves(w);
     __m512i s[NT][kC];
     const uint8_t* qa[NT];
+    _Pragma("GCC unroll 16")
     for (int t = 0; t < NT; ++t) {
       s[t][0] = _mm512_set1_epi32(tk[t].x[b]);
+      _Pragma("GCC unroll 16")
       for (int k = 1; k < kC; ++k) s[t][k] = _mm512_setzero_si512();
       qa[t] = tk[t].a + b * sizeof(BlockQ8_0) + 2;
     }
     if constexpr (Q4) {
+      _Pragma("GCC unroll 16")
       for (int v = 0; v < 4; ++v) {
         const __m512i raw = ld(c + 64 * v);
         const __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+        _Pragma("GCC unroll 16")
         for (int t = 0; t < NT; ++t) s[t][v % kC] = dp(dp(s[t][v % kC], lo, qa[t] + 4 * v), hi, qa[t] + 4 * v + 16);
       }
     } else {
+      _Pragma("GCC unroll 16")
       for (int g = 0; g < 8; ++g) {
         const __m512i q = ld(c + 64 * g);
+        _Pragma("GCC unroll 16")
         for (int t = 0; t < NT; ++t) s[t][g % kC] = dp(s[t][g % kC], q, qa[t] + 4 * g);
       }
     }
+    _Pragma("GCC unroll 16")
     for (int t = 0; t < NT; ++t) {
+      _Pragma("GCC unroll 16")
       for (int k = 1; k < kC; ++k) s[t][0] = _mm512_add_epi32(s[t][0], s[t][k]);
       const __m512 da = _mm512_set1_ps(act_half(qa[t] - 2));
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[t][0]), _mm512_mul_ps(dw, da), acc[t]);
     }
   }
+  _Pragma("GCC unroll 16")
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(y + t * ldy, acc[t]);
 }
 
@@ -94,18 +110,24 @@ void group_q4_k(const uint8_t* w, size_t mb, const uint8_t* c, size_t cb, int64_
   constexpr int kC = NT >= 4 ? 1 : 4 / NT;  // independent vpdpbusd chains per token (latency)
   const __m512i m4 = _mm512_set1_epi8(0x0F), b16 = _mm512_set1_epi8(16);
   __m512 acc[NT];
+  _Pragma("GCC unroll 16")
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b, w += mb, c += cb) {
     const uint8_t* qa[NT];
     __m512i isum[NT];
+    _Pragma("GCC unroll 16")
     for (int t = 0; t < NT; ++t) {
       qa[t] = tk[t].a + b * sizeof(BlockQ8_K) + 4;
       isum[t] = _mm512_setzero_si512();
     }
+    _Pragma("GCC unroll 16")
     for (int j = 0; j < 8; ++j) {
       __m512i s[NT][kC];
+      _Pragma("GCC unroll 16")
       for (int t = 0; t < NT; ++t)
+        _Pragma("GCC unroll 16")
         for (int k = 0; k < kC; ++k) s[t][k] = _mm512_setzero_si512();
+      _Pragma("GCC unroll 16")
       for (int v = 0; v < 4; ++v) {
         const __m512i raw = ld(c + (4 * j + v) * 64);
         __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
@@ -117,18 +139,23 @@ void group_q4_k(const uint8_t* w, size_t mb, const uint8_t* c, size_t cb, int64_
           lo = _mm512_mask_add_epi8(lo, _cvtu64_mask64(kl), lo, b16);
           hi = _mm512_mask_add_epi8(hi, _cvtu64_mask64(kh), hi, b16);
         }
+        _Pragma("GCC unroll 16")
         for (int t = 0; t < NT; ++t)
           s[t][v % kC] = dp(dp(s[t][v % kC], lo, qa[t] + 32 * j + 4 * v), hi, qa[t] + 32 * j + 4 * v + 16);
       }
       const __m512i sc = _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(w + 64 + 16 * j)));
+      _Pragma("GCC unroll 16")
       for (int t = 0; t < NT; ++t) {
+        _Pragma("GCC unroll 16")
         for (int k = 1; k < kC; ++k) s[t][0] = _mm512_add_epi32(s[t][0], s[t][k]);
         isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s[t][0], sc));
       }
     }
     const __m512 d = halves(w), dmin = halves(w + 32);
+    _Pragma("GCC unroll 16")
     for (int t = 0; t < NT; ++t) {
       __m512i msum = _mm512_setzero_si512();
+      _Pragma("GCC unroll 16")
       for (int j = 0; j < 8; ++j) {
         const __m512i mn = _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(w + 192 + 16 * j)));
         msum = _mm512_add_epi32(msum, _mm512_mullo_epi32(mn, _mm512_set1_epi32(tk[t].x[b * 8 + j])));
@@ -138,6 +165,7 @@ void group_q4_k(const uint8_t* w, size_t mb, const uint8_t* c, size_t cb, int64_
       acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_mul_ps(da, dmin), acc[t]);
     }
   }
+  _Pragma("GCC unroll 16")
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(y + t * ldy, acc[t]);
 }
 
@@ -148,14 +176,17 @@ void group_q6_k(const uint8_t* w, size_t mb, const uint8_t* c, size_t cb, int64_
                 int64_t ldy) {
   const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
   __m512 acc[NT];
+  _Pragma("GCC unroll 16")
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b, w += mb, c += cb) {
     const uint8_t* qa[NT];
     __m512i isum[NT];
+    _Pragma("GCC unroll 16")
     for (int t = 0; t < NT; ++t) {
       qa[t] = tk[t].a + b * sizeof(BlockQ8_K) + 4;
       isum[t] = _mm512_setzero_si512();
     }
+    _Pragma("GCC unroll 16")
     for (int g = 0; g < 16; ++g) {
       const __m512i h = ld(c + 2048 + 64 * g);
       const __m512i r0 = ld(c + 128 * g), r1 = ld(c + 128 * g + 64);
@@ -165,6 +196,7 @@ void group_q6_k(const uint8_t* w, size_t mb, const uint8_t* c, size_t cb, int64_
       const __m512i lo1 = _mm512_ternarylogic_epi32(_mm512_and_si512(r1, m4), h, m30, 0xF8);
       const __m512i hi1 = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(r1, 4), m4), _mm512_srli_epi16(h, 2), m30, 0xF8);
       const __m512i sc = _mm512_cvtepi8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(w + 32 + 16 * g)));
+      _Pragma("GCC unroll 16")
       for (int t = 0; t < NT; ++t) {
         const uint8_t* p = qa[t] + 16 * g;
         __m512i s = dp(dp(_mm512_set1_epi32(tk[t].x[b * 16 + g]), lo0, p), hi0, p + 8);
@@ -174,11 +206,13 @@ void group_q6_k(const uint8_t* w, size_t mb, const uint8_t* c, size_t cb, int64_
       }
     }
     const __m512 d = halves(w);
+    _Pragma("GCC unroll 16")
     for (int t = 0; t < NT; ++t) {
       const __m512 da = _mm512_set1_ps(act_f32(qa[t] - 4));
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(da, d), acc[t]);
     }
   }
+  _Pragma("GCC unroll 16")
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(y + t * ldy, acc[t]);
 }
 
@@ -210,6 +244,12 @@ constexpr int kTokBlock = 64;
 
 void gemm(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
           int64_t g1, float* y, int64_t ldy) {
+  if (nt >= 2 && gemm_blocked_supported(p.type)) gemm_blocked(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+  else gemm_rowgroup(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+}
+
+void gemm_rowgroup(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
+                   int64_t g1, float* y, int64_t ldy) {
   const bool legacy = p.type == GGMLType::Q8_0 || p.type == GGMLType::Q4_0;
   const int max_nt = legacy ? 8 : kNT;  // K-quants keep 3 accumulators per token
   const int64_t nb = p.n_in / (legacy ? 32 : 256);

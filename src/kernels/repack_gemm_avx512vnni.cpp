@@ -1,0 +1,207 @@
+// Register-blocked prefill GEMM for packed Q8_0 / Q4_0 (repack.h layout) on
+// AVX-512 VNNI. A micro-kernel keeps RG row groups x NT tokens of integer block
+// sums and float accumulators in zmm registers, so each weight vector loaded
+// feeds NT tokens and each activation broadcast feeds RG row groups. Every lane
+// still performs the scalar reference's operations for its (row, token): exact
+// integer block sum, one int->float conversion, d_w * d_a, one fma per block in
+// block order; so results equal qdot::seq_rows bit for bit. The activation
+// scales are converted to float once per token block (exact) instead of once per
+// row group. Headers come before the target pragma so nothing shared is built
+// for AVX-512.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/repack.h"
+#include "tensor/quants_impl.h"
+
+namespace larql::repack::avx512vnni {
+
+bool gemm_blocked_supported(GGMLType t) { return t == GGMLType::Q8_0 || t == GGMLType::Q4_0; }
+
+}  // namespace larql::repack::avx512vnni
+
+#if defined(__clang__)
+#include <cstdlib>
+namespace larql::repack::avx512vnni {
+void gemm_blocked(const Packed&, const uint8_t*, size_t, const int32_t*, size_t, int, int64_t, int64_t, float*,
+                  int64_t) {
+  std::abort();  // clang builds leave the GCC-pragma kernels out (repack::enabled() is false there)
+}
+}  // namespace larql::repack::avx512vnni
+#else
+#pragma GCC push_options
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")
+
+namespace larql::repack::avx512vnni {
+
+using namespace larql::quant;
+
+namespace {
+
+// Tokens per block: their activations stay in L2 while the row range is swept.
+// 3 row groups x 4 tokens: 12 integer sums + 12 float accumulators + 3 weight
+// vectors fit the 32 zmm registers, 12 independent vpdpbusd chains hide its
+// latency, and 7 loads feed 12 vpdpbusd (measured best of 1x8, 2x4, 2x6, 3x4,
+// 4x3 on Zen 5; bench/repack_gemm_bench.cpp).
+constexpr int kTB = 128;
+constexpr int kNT = 4;  // tokens per micro-kernel pass
+constexpr int kRG = 3;  // row groups per micro-kernel pass
+
+struct Args {
+  const uint8_t* w;  // first row group
+  size_t group_bytes, codes_offset, mb, cb;
+  int64_t nb;
+  const uint8_t* a;  // first token's activations
+  size_t as;
+  const int32_t* x;  // first token's corrections
+  size_t xs;
+  const float* da;  // activation scales as float, [token][block]
+  float* y;         // output of the first row group, first token
+  int64_t ldy;
+};
+
+inline __m512i bc(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+template <int RG, int NT, bool Q4>
+void micro(const Args& g) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  __m512 acc[RG][NT];
+  _Pragma("GCC unroll 16")
+  for (int r = 0; r < RG; ++r)
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
+  const uint8_t* wm[RG];
+  const uint8_t* wc[RG];
+  _Pragma("GCC unroll 16")
+  for (int r = 0; r < RG; ++r) {
+    wm[r] = g.w + r * g.group_bytes;
+    wc[r] = wm[r] + g.codes_offset;
+  }
+  for (int64_t b = 0; b < g.nb; ++b) {
+    __m512i s[RG][NT];
+    const uint8_t* qa[NT];
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) {
+      qa[t] = g.a + t * g.as + b * sizeof(BlockQ8_0) + 2;
+      const __m512i x0 = _mm512_set1_epi32(g.x[t * g.xs + b]);
+      _Pragma("GCC unroll 16")
+      for (int r = 0; r < RG; ++r) s[r][t] = x0;
+    }
+    if constexpr (Q4) {
+      _Pragma("GCC unroll 16")
+      for (int v = 0; v < 4; ++v) {
+        __m512i lo[RG], hi[RG];
+        _Pragma("GCC unroll 16")
+        for (int r = 0; r < RG; ++r) {
+          const __m512i raw = _mm512_load_si512(wc[r] + 64 * v);
+          lo[r] = _mm512_and_si512(raw, m4);
+          hi[r] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+        }
+        _Pragma("GCC unroll 16")
+        for (int t = 0; t < NT; ++t) {
+          const __m512i al = bc(qa[t] + 4 * v), ah = bc(qa[t] + 4 * v + 16);
+          _Pragma("GCC unroll 16")
+          for (int r = 0; r < RG; ++r) s[r][t] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(s[r][t], lo[r], al), hi[r], ah);
+        }
+      }
+    } else {
+      _Pragma("GCC unroll 16")
+      for (int q = 0; q < 8; ++q) {
+        __m512i wv[RG];
+        _Pragma("GCC unroll 16")
+        for (int r = 0; r < RG; ++r) wv[r] = _mm512_load_si512(wc[r] + 64 * q);
+        _Pragma("GCC unroll 16")
+        for (int t = 0; t < NT; ++t) {
+          const __m512i av = bc(qa[t] + 4 * q);
+          _Pragma("GCC unroll 16")
+          for (int r = 0; r < RG; ++r) s[r][t] = _mm512_dpbusd_epi32(s[r][t], wv[r], av);
+        }
+      }
+    }
+    _Pragma("GCC unroll 16")
+    for (int r = 0; r < RG; ++r) {
+      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wm[r])));
+      _Pragma("GCC unroll 16")
+      for (int t = 0; t < NT; ++t) {
+        const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(g.da[t * g.nb + b]));
+        acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[r][t]), d, acc[r][t]);
+      }
+    }
+    _Pragma("GCC unroll 16")
+    for (int r = 0; r < RG; ++r) {
+      wm[r] += g.mb;
+      wc[r] += g.cb;
+    }
+  }
+  _Pragma("GCC unroll 16")
+  for (int r = 0; r < RG; ++r)
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) _mm512_storeu_ps(g.y + t * g.ldy + r * kRows, acc[r][t]);
+}
+
+template <int RG, bool Q4>
+void tokens(const Args& g, int n) {  // n <= kNT tokens
+  switch (n) {
+    case 1: micro<RG, 1, Q4>(g); return;
+    case 2: micro<RG, 2, Q4>(g); return;
+    case 3: micro<RG, 3, Q4>(g); return;
+    case 4: micro<RG, 4, Q4>(g); return;
+    default: return;
+  }
+}
+
+template <bool Q4>
+void run(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
+         int64_t g1, float* y, int64_t ldy) {
+  const int64_t nb = p.n_in / 32;
+  thread_local std::vector<float> dav;  // grows once per thread, never per token
+  if (dav.size() < static_cast<size_t>(kTB * nb)) dav.resize(static_cast<size_t>(kTB * nb));
+  for (int tb = 0; tb < nt; tb += kTB) {
+    const int te = std::min(nt, tb + kTB);
+    for (int t = tb; t < te; ++t) {
+      const uint8_t* a = act + as * static_cast<size_t>(t);
+      float* d = dav.data() + static_cast<size_t>(t - tb) * nb;
+      for (int64_t b = 0; b < nb; ++b) {
+        uint16_t h;
+        std::memcpy(&h, a + b * sizeof(BlockQ8_0), 2);
+        d[b] = _cvtsh_ss(h);
+      }
+    }
+    for (int64_t g = g0; g < g1;) {
+      const int rg = static_cast<int>(std::min<int64_t>(kRG, g1 - g));
+      for (int t = tb; t < te;) {
+        const int n = std::min(kNT, te - t);
+        const Args ar{p.data + static_cast<size_t>(g) * p.group_bytes, p.group_bytes, p.codes_offset, p.meta_bytes,
+                      p.code_bytes, nb, act + as * static_cast<size_t>(t), as, aux + xs * static_cast<size_t>(t), xs,
+                      dav.data() + static_cast<size_t>(t - tb) * nb, y + t * ldy + g * kRows, ldy};
+        if (rg == 3) tokens<3, Q4>(ar, n);
+        else if (rg == 2) tokens<2, Q4>(ar, n);
+        else tokens<1, Q4>(ar, n);
+        t += n;
+      }
+      g += rg;
+    }
+  }
+}
+
+}  // namespace
+
+void gemm_blocked(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
+                  int64_t g1, float* y, int64_t ldy) {
+  if (p.type == GGMLType::Q4_0) run<true>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+  else run<false>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+}
+
+}  // namespace larql::repack::avx512vnni
+
+#pragma GCC pop_options
+#endif
