@@ -3,7 +3,8 @@
 // pp<P>: one batch of P tokens from an empty context (prefill), like llama-bench.
 // tg<N>: N tokens one at a time from an empty context (decode).
 // Reports mean ± stddev tok/s over -r repetitions (after one warm-up), the
-// per-stage split of the time, and the effective weight bandwidth in decode.
+// per-stage split of the time, and the effective bandwidth in decode (weights
+// read per token: non-expert matrices + the routed experts actually run, + KV).
 // --moe-stats: routed-expert traffic per token and, with --ram-budget, the
 // expert cache (hit rate, prediction accuracy, bytes read) over the timed reps.
 #include <CLI/CLI.hpp>
@@ -35,6 +36,7 @@ struct TestResult {
   MoEStats moe;
   ExpertCacheStats cache;
   uint64_t storage_bytes = 0;  // /proc/self/io read_bytes: what the kernel fetched from disk for us
+  int reps = 0;
 };
 
 // Bytes this process has caused to be read from storage (page faults and reads).
@@ -47,14 +49,33 @@ uint64_t storage_read_bytes() {
   return 0;
 }
 
-// Bytes of weights one decode step reads: every matrix once, one embedding row.
-double bytes_per_token(const Model& m) {
-  double b = 0;
+// What one decode step reads. Weights: every non-expert matrix once, one
+// embedding row, and for MoE models only the routed experts (measured: the
+// expert bytes of the run's MoEStats per token, not the whole 3-D tensors).
+// KV: every cached position's keys and values once per layer (F32 cache),
+// averaged over the run (positions 1..n_gen).
+struct DecodeBytes {
+  double weights = 0, kv = 0;
+  double total() const { return weights + kv; }
+};
+
+bool is_expert_tensor(const std::string& name) { return name.find("_exps.") != std::string::npos; }
+
+DecodeBytes decode_bytes_per_token(const Model& m, const TestResult& r) {
+  const HParams& hp = m.hparams();
+  DecodeBytes d;
   for (const TensorRef* t : m.source().tensors()) {
-    if (t->name == "token_embd.weight" && !m.hparams().tied_output) b += static_cast<double>(t->n_bytes) / t->rows();
-    else b += static_cast<double>(t->n_bytes);
+    if (is_expert_tensor(t->name)) continue;
+    if (t->name == "token_embd.weight" && !hp.tied_output) d.weights += static_cast<double>(t->n_bytes) / t->rows();
+    else d.weights += static_cast<double>(t->n_bytes);
   }
-  return b;
+  if (r.tokens > 0) d.weights += static_cast<double>(r.moe.expert_bytes) / static_cast<double>(r.tokens);
+  // Per position and layer: MLA caches the latent and the rope key, others K and V per KV head.
+  const double per_pos = hp.kv_lora_rank > 0 ? static_cast<double>(hp.kv_lora_rank + hp.rope_dim)
+                                             : static_cast<double>(hp.n_head_kv * (hp.head_dim_k + hp.head_dim_v));
+  const double n_gen = r.tokens > 0 && r.reps > 0 ? static_cast<double>(r.tokens / r.reps) : 0;
+  d.kv = per_pos * 4.0 * static_cast<double>(hp.n_layer) * (n_gen + 1) / 2;
+  return d;
 }
 
 TestResult run_test(const Model& m, int64_t n_prompt, int64_t n_gen, int reps, int threads, uint64_t seed) {
@@ -89,6 +110,7 @@ TestResult run_test(const Model& m, int64_t n_prompt, int64_t n_gen, int reps, i
     if (rep < 0) continue;
     r.storage_bytes += storage_read_bytes() - io0;
     r.tokens += n_prompt > 0 ? n_prompt : n_gen;
+    r.reps += 1;
     const MoEStats& mst = s.moe_stats();
     r.moe.rows += mst.rows;
     r.moe.expert_uses += mst.expert_uses;
@@ -224,7 +246,6 @@ Runner add_bench(CLI::App& app) {
     if (o->n > 0) results.push_back(run_test(*model, 0, o->n, o->r, threads, 2));
     nlohmann::json ref;
     if (!o->vs.empty()) ref = llama_bench(o->vs, o->model, o->p, o->n, threads, o->r);
-    const double bpt = bytes_per_token(*model);
     if (!o->json)
       std::printf("model %s | %s | threads %d | cpu %s\n%-8s %12s %10s %9s %9s %9s %9s %10s\n", o->model.c_str(),
                   model->hparams().arch.c_str(), threads, cpu_features_string().c_str(), "test", "tok/s", "stddev",
@@ -233,7 +254,8 @@ Runner add_bench(CLI::App& app) {
       const double tot = r.stages.attention_ms + r.stages.ffn_ms + r.stages.head_ms + r.stages.other_ms;
       auto pct = [&](double v) { return tot > 0 ? 100.0 * v / tot : 0.0; };
       const bool tg = r.name[0] == 't';
-      const double gbs = tg ? bpt * r.mean / 1e9 : 0;
+      const DecodeBytes db = decode_bytes_per_token(*model, r);
+      const double gbs = tg ? db.total() * r.mean / 1e9 : 0;
       double ref_ts = 0;
       for (const auto& row : ref)
         if ((tg && row.value("n_gen", 0) > 0 && row.value("n_prompt", 1) == 0) ||
@@ -249,7 +271,9 @@ Runner add_bench(CLI::App& app) {
                                         {"output_head", pct(r.stages.head_ms)}, {"other", pct(r.stages.other_ms)}}},
                             {"cpu", cpu_features_string()}};
         if (tg) {
-          j["bytes_per_token"] = bpt;
+          j["bytes_per_token"] = db.total();
+          j["weight_bytes_per_token"] = db.weights;
+          j["kv_bytes_per_token"] = db.kv;
           j["bandwidth_gb_s"] = gbs;
         }
         if (o->moe_stats) j["moe"] = moe_json(r, model->expert_cache() != nullptr);

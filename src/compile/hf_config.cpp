@@ -24,6 +24,7 @@ std::pair<std::string, std::string> hf_class(const HParams& hp) {
   if (a == "phi3") return {"phi3", "Phi3ForCausalLM"};
   if (a == "gpt2") return {"gpt2", "GPT2LMHeadModel"};
   if (a == "deepseek2") return {"deepseek_v3", "DeepseekV3ForCausalLM"};
+  if (a == "gpt-oss") return {"gpt_oss", "GptOssForCausalLM"};
   throw Error("compile: no Hugging Face config mapping for architecture '" + a + "'");
 }
 
@@ -60,7 +61,7 @@ json hf_config(const HParams& hp, GGMLType dtype, int32_t bos, int32_t eos) {
   c["num_attention_heads"] = hp.n_head;
   c["num_key_value_heads"] = hp.n_head_kv;
   c["max_position_embeddings"] = hp.n_ctx;
-  c["intermediate_size"] = hp.n_ff > 0 ? hp.n_ff : hp.n_ff_exp;
+  c["intermediate_size"] = hp.n_ff > 0 && hp.arch != "gpt-oss" ? hp.n_ff : hp.n_ff_exp;
   c["rms_norm_eps"] = hp.norm_eps;
   c["rope_theta"] = hp.rope_base;
   if (hp.arch == "deepseek2") {
@@ -93,11 +94,28 @@ json hf_config(const HParams& hp, GGMLType dtype, int32_t bos, int32_t eos) {
     json rs = {{"rope_type", hp.rope_scaling}, {"factor", hp.rope_scale}};
     if (hp.rope_scaling == "yarn") {
       rs["original_max_position_embeddings"] = hp.rope_orig_ctx;
+      if (hp.arch == "gpt-oss") {  // the engine's betas; no "truncate": transformers then rounds the dims like llama.cpp
+        rs["beta_fast"] = 32.0;
+        rs["beta_slow"] = 1.0;
+      }
       if (hp.arch == "deepseek2") rs["mscale_all_dim"] = hp.rope_yarn_log_mul / 0.1;
     }
     c["rope_scaling"] = rs;
   } else if (!hp.rope_scaling.empty()) {
     throw Error("compile: rope scaling '" + hp.rope_scaling + "' has no Hugging Face config mapping here");
+  }
+  if (hp.arch == "gpt-oss") {
+    // GptOssConfig: windows on even layers, fixed SwiGLU clamp; experts are the only FFN.
+    json lt = json::array();
+    for (int64_t i = 0; i < hp.n_layer; ++i) lt.push_back(i % 2 == 0 ? "sliding_attention" : "full_attention");
+    c["layer_types"] = lt;
+    c["attention_bias"] = true;
+    c["hidden_act"] = "silu";
+    c["swiglu_limit"] = 7.0;
+    c["num_local_experts"] = hp.n_expert;
+    c["num_experts_per_tok"] = hp.n_expert_used;
+    c["experts_per_token"] = hp.n_expert_used;
+    return c;
   }
   if (hp.n_expert) {
     c[hp.arch == "llama" ? "num_local_experts" : hp.arch == "deepseek2" ? "n_routed_experts" : "num_experts"] = hp.n_expert;

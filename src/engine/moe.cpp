@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -123,6 +124,14 @@ void expert_act(const Family& fam, const LayerWeights& L, int64_t e, int64_t c, 
     else for (int64_t i = 0; i < F; ++i) gr[i] = ops::silu(gr[i]) * ur[i];
   }
 }
+// LARQL_MOE_FUSED=0: the per-expert products (A/B measurements).
+bool fused_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("LARQL_MOE_FUSED");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  return on;
+}
 }  // namespace
 
 void moe_ffn(const Family& fam, const HParams& hp, const LayerWeights& L, const float* x, int64_t n, float* out,
@@ -143,15 +152,23 @@ void moe_ffn(const Family& fam, const HParams& hp, const LayerWeights& L, const 
   for (int64_t i = 0; i < n * K; ++i) ++S.start[static_cast<size_t>(S.sel[static_cast<size_t>(i)]) + 1];
   for (int64_t e = 0; e < X; ++e) S.start[static_cast<size_t>(e + 1)] += S.start[static_cast<size_t>(e)];
   S.order.resize(static_cast<size_t>(n * K));
-  {
-    std::vector<int64_t> fill(S.start.begin(), S.start.end() - 1);
-    for (int64_t i = 0; i < n * K; ++i)
-      S.order[static_cast<size_t>(fill[static_cast<size_t>(S.sel[static_cast<size_t>(i)])]++)] = static_cast<int32_t>(i);
-  }
+  S.fill.assign(S.start.begin(), S.start.end() - 1);
+  for (int64_t i = 0; i < n * K; ++i)
+    S.order[static_cast<size_t>(S.fill[static_cast<size_t>(S.sel[static_cast<size_t>(i)])]++)] = static_cast<int32_t>(i);
 
   S.ys.resize(static_cast<size_t>(n * K * E));
   experts_begin(src, S.start, n);  // --ram-budget: queue missing experts, predict the next layer
-  for (int64_t e = 0; e < X; ++e) {
+  // Mapped experts: all selected experts' products in a few dispatches (moe_exec.cpp).
+  const bool fused = (!src || !src->cache) && !S.force_per_expert && fused_enabled() && moe_experts_fused(fam, L, x, n, E, F, K, X, S, pool);
+  if (fused && stats)
+    for (int64_t e = 0; e < X; ++e) {
+      const int64_t c = S.start[static_cast<size_t>(e + 1)] - S.start[static_cast<size_t>(e)];
+      if (c == 0) continue;
+      stats->expert_matmuls += 1;
+      stats->expert_uses += static_cast<uint64_t>(c);
+      stats->expert_bytes += L.gate_exps.expert_bytes + L.up_exps.expert_bytes + L.down_exps.expert_bytes;
+    }
+  for (int64_t e = 0; e < X && !fused; ++e) {
     const int64_t b = S.start[static_cast<size_t>(e)], c = S.start[static_cast<size_t>(e + 1)] - b;
     if (c == 0) continue;
     S.xg.resize(static_cast<size_t>(c * E));

@@ -25,7 +25,10 @@ struct ExpertSource {
 struct MoEScratch {
   std::vector<float> logits, w, xg, g, u, y, ys, sh, route;
   std::vector<int32_t> sel, order;
-  std::vector<int64_t> start;
+  std::vector<int64_t> start, fill;
+  std::vector<uint8_t> qx, qa, qh;       // quantized activations (moe_exec.cpp)
+  std::vector<int64_t> units, split;     // work units and per-thread shares (moe_exec.cpp)
+  bool force_per_expert = false;         // tests: skip moe_experts_fused
 };
 
 // Counters for `bench --moe-stats`, accumulated over calls.
@@ -52,5 +55,13 @@ float swiglu_clamped(float g, float u);
 // as one matrix product over all its rows, and experts nobody chose are never read.
 void moe_ffn(const Family& fam, const HParams& hp, const LayerWeights& L, const float* x, int64_t n, float* out,
              MoEScratch& S, ThreadPool& pool, MoEStats* stats = nullptr, const ExpertSource* src = nullptr);
+
+// The routed experts of one layer with the rows already bucketed (S.start,
+// S.order): fills S.ys ([n*K, n_embd], slot order) in four pool dispatches.
+// Returns false (nothing done) when a weight type has no integer kernel; the
+// caller then runs the per-expert products. Mapped experts only (no cache).
+// Bit-identical to the per-expert path. LARQL_MOE_FUSED=0 disables it.
+bool moe_experts_fused(const Family& fam, const LayerWeights& L, const float* x, int64_t n, int64_t n_embd,
+                       int64_t n_ff_exp, int64_t k, int64_t n_expert, MoEScratch& S, ThreadPool& pool);
 
 }  // namespace larql

@@ -16,7 +16,7 @@ namespace {
 
 enum : uint32_t {
   LLAMA = 1u << 0, QWEN2 = 1u << 1, QWEN3 = 1u << 2, QWEN2MOE = 1u << 3, QWEN3MOE = 1u << 4,
-  GEMMA2 = 1u << 5, GEMMA3 = 1u << 6, PHI3 = 1u << 7, GPT2 = 1u << 8, DS2 = 1u << 9,
+  GEMMA2 = 1u << 5, GEMMA3 = 1u << 6, PHI3 = 1u << 7, GPT2 = 1u << 8, DS2 = 1u << 9, OSS = 1u << 10,
 };
 constexpr uint32_t GEMMA = GEMMA2 | GEMMA3;
 constexpr uint32_t QWEN_MOE = QWEN2MOE | QWEN3MOE;
@@ -39,13 +39,13 @@ struct Rule {
 
 // Whole-model tensors (names after prefix normalization, see normalize()).
 const Rule kGlobal[] = {
-    {DECODER, "model.embed_tokens.weight", "token_embd.weight", X::None, K::Tensor},
-    {PLAIN_NORMS, "model.norm.weight", "output_norm.weight", X::None, K::Tensor},
+    {DECODER | OSS, "model.embed_tokens.weight", "token_embd.weight", X::None, K::Tensor},
+    {PLAIN_NORMS | OSS, "model.norm.weight", "output_norm.weight", X::None, K::Tensor},
     {GEMMA, "model.norm.weight", "output_norm.weight", X::NormPlusOne, K::Tensor},
-    {DECODER & ~GEMMA, "lm_head.weight", "output.weight", X::None, K::Tensor},
+    {(DECODER & ~GEMMA) | OSS, "lm_head.weight", "output.weight", X::None, K::Tensor},
     // Gemma always ties the head to the embedding; the converter drops a stray lm_head.
     {GEMMA, "lm_head.weight", "", X::None, K::Skip},
-    {DECODER, "model.rotary_emb.inv_freq", "", X::None, K::Skip},
+    {DECODER | OSS, "model.rotary_emb.inv_freq", "", X::None, K::Skip},
     {GPT2, "wte.weight", "token_embd.weight", X::None, K::Tensor},
     {GPT2, "wpe.weight", "position_embd.weight", X::None, K::Tensor},
     {GPT2, "ln_f.weight", "output_norm.weight", X::None, K::Tensor},
@@ -69,20 +69,20 @@ const Rule kLayer[] = {
     {LLAMA, "self_attn.q_proj.bias", "attn_q.bias", X::PermuteQ, K::Tensor},
     {LLAMA, "self_attn.k_proj.weight", "attn_k.weight", X::PermuteK, K::Tensor},
     {LLAMA, "self_attn.k_proj.bias", "attn_k.bias", X::PermuteK, K::Tensor},
-    {QWEN | GEMMA | DS2, "self_attn.q_proj.weight", "attn_q.weight", X::None, K::Tensor},
-    {QWEN | GEMMA, "self_attn.q_proj.bias", "attn_q.bias", X::None, K::Tensor},
-    {QWEN | GEMMA, "self_attn.k_proj.weight", "attn_k.weight", X::None, K::Tensor},
-    {QWEN | GEMMA, "self_attn.k_proj.bias", "attn_k.bias", X::None, K::Tensor},
-    {LLAMA | QWEN | GEMMA, "self_attn.v_proj.weight", "attn_v.weight", X::None, K::Tensor},
-    {LLAMA | QWEN | GEMMA, "self_attn.v_proj.bias", "attn_v.bias", X::None, K::Tensor},
-    {DECODER, "self_attn.o_proj.weight", "attn_output.weight", X::None, K::Tensor},
-    {DECODER, "self_attn.o_proj.bias", "attn_output.bias", X::None, K::Tensor},
+    {QWEN | GEMMA | DS2 | OSS, "self_attn.q_proj.weight", "attn_q.weight", X::None, K::Tensor},
+    {QWEN | GEMMA | OSS, "self_attn.q_proj.bias", "attn_q.bias", X::None, K::Tensor},
+    {QWEN | GEMMA | OSS, "self_attn.k_proj.weight", "attn_k.weight", X::None, K::Tensor},
+    {QWEN | GEMMA | OSS, "self_attn.k_proj.bias", "attn_k.bias", X::None, K::Tensor},
+    {LLAMA | QWEN | GEMMA | OSS, "self_attn.v_proj.weight", "attn_v.weight", X::None, K::Tensor},
+    {LLAMA | QWEN | GEMMA | OSS, "self_attn.v_proj.bias", "attn_v.bias", X::None, K::Tensor},
+    {DECODER | OSS, "self_attn.o_proj.weight", "attn_output.weight", X::None, K::Tensor},
+    {DECODER | OSS, "self_attn.o_proj.bias", "attn_output.bias", X::None, K::Tensor},
     {QWEN3 | QWEN3MOE, "self_attn.q_norm.weight", "attn_q_norm.weight", X::None, K::Tensor},
     {QWEN3 | QWEN3MOE, "self_attn.k_norm.weight", "attn_k_norm.weight", X::None, K::Tensor},
     {GEMMA3, "self_attn.q_norm.weight", "attn_q_norm.weight", X::NormPlusOne, K::Tensor},
     {GEMMA3, "self_attn.k_norm.weight", "attn_k_norm.weight", X::NormPlusOne, K::Tensor},
     {PHI3, "self_attn.qkv_proj.weight", "attn_qkv.weight", X::None, K::Tensor},
-    {DECODER, "self_attn.rotary_emb.inv_freq", "", X::None, K::Skip},
+    {DECODER | OSS, "self_attn.rotary_emb.inv_freq", "", X::None, K::Skip},
     // DeepSeek multi-head latent attention.
     {DS2, "self_attn.q_a_proj.weight", "attn_q_a.weight", X::None, K::Tensor},
     {DS2, "self_attn.q_a_layernorm.weight", "attn_q_a_norm.weight", X::None, K::Tensor},
@@ -113,6 +113,21 @@ const Rule kLayer[] = {
     {DS2, "mlp.shared_experts.up_proj.weight", "ffn_up_shexp.weight", X::None, K::Tensor},
     {DS2, "mlp.shared_experts.down_proj.weight", "ffn_down_shexp.weight", X::None, K::Tensor},
     {DS2, "mlp.gate.e_score_correction_bias", "exp_probs_b.bias", X::None, K::Tensor},
+    // gpt-oss (GptOssForCausalLM): the pre-FFN norm is GGUF's post_attention_norm; experts
+    // are stored fused per layer, gate and up interleaved along one axis (hf_gpt_oss.h).
+    {OSS, "input_layernorm.weight", "attn_norm.weight", X::None, K::Tensor},
+    {OSS, "post_attention_layernorm.weight", "post_attention_norm.weight", X::None, K::Tensor},
+    {OSS, "self_attn.sinks", "attn_sinks.weight", X::None, K::Tensor},
+    {OSS, "mlp.router.weight", "ffn_gate_inp.weight", X::None, K::Tensor},
+    {OSS, "mlp.router.bias", "ffn_gate_inp.bias", X::None, K::Tensor},
+    {OSS, "mlp.experts.gate_up_proj_blocks", "ffn_gate_up_exps", X::OssBlocks, K::Fused},
+    {OSS, "mlp.experts.gate_up_proj_scales", "ffn_gate_up_exps", X::OssScales, K::Fused},
+    {OSS, "mlp.experts.gate_up_proj", "ffn_gate_up_exps", X::OssDense, K::Fused},
+    {OSS, "mlp.experts.gate_up_proj_bias", "ffn_gate_up_exps", X::OssBias, K::Fused},
+    {OSS, "mlp.experts.down_proj_blocks", "ffn_down_exps", X::OssBlocks, K::Fused},
+    {OSS, "mlp.experts.down_proj_scales", "ffn_down_exps", X::OssScales, K::Fused},
+    {OSS, "mlp.experts.down_proj", "ffn_down_exps", X::OssDense, K::Fused},
+    {OSS, "mlp.experts.down_proj_bias", "ffn_down_exps.bias", X::None, K::Tensor},
     // GPT-2 (Conv1D weights are [in, out]).
     {GPT2, "ln_1.weight", "attn_norm.weight", X::None, K::Tensor},
     {GPT2, "ln_1.bias", "attn_norm.bias", X::None, K::Tensor},
@@ -134,7 +149,7 @@ uint32_t family_bit(const std::string& arch) {
   static const std::pair<const char*, uint32_t> kArch[] = {
       {"llama", LLAMA},       {"qwen2", QWEN2},   {"qwen3", QWEN3}, {"qwen2moe", QWEN2MOE},
       {"qwen3moe", QWEN3MOE}, {"gemma2", GEMMA2}, {"gemma3", GEMMA3}, {"phi3", PHI3},
-      {"gpt2", GPT2},         {"deepseek2", DS2},
+      {"gpt2", GPT2},         {"deepseek2", DS2},   {"gpt-oss", OSS},
   };
   for (const auto& [n, b] : kArch)
     if (arch == n) return b;
@@ -234,7 +249,14 @@ std::string hf_name_for(const std::string& arch, const std::string& gguf_name) {
     size_t pos = 4;
     auto layer = parse_index(gguf_name, pos);
     if (!layer || pos >= gguf_name.size() || gguf_name[pos] != '.') return "";
-    const Rule* r = find(std::begin(kLayer), std::end(kLayer), gguf_name.substr(pos + 1));
+    std::string rest = gguf_name.substr(pos + 1);
+    if (fam == OSS) {  // gate and up come from one fused tensor (the MXFP4 blocks name it)
+      const std::string L = layer_prefix(fam) + std::to_string(*layer) + ".mlp.experts.";
+      if (rest == "ffn_gate_exps.weight" || rest == "ffn_up_exps.weight") return L + "gate_up_proj_blocks";
+      if (rest == "ffn_gate_exps.bias" || rest == "ffn_up_exps.bias") return L + "gate_up_proj_bias";
+      if (rest == "ffn_down_exps.weight") return L + "down_proj_blocks";
+    }
+    const Rule* r = find(std::begin(kLayer), std::end(kLayer), rest);
     return r ? layer_prefix(fam) + std::to_string(*layer) + "." + with_expert0(r->hf) : "";
   }
   const Rule* r = find(std::begin(kGlobal), std::end(kGlobal), gguf_name);

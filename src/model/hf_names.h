@@ -15,12 +15,19 @@ enum class Xform : uint8_t {
   NormPlusOne,  // gemma: HF RMSNorm computes x * (1 + w); GGUF stores the multiplier 1 + w
   Transpose,    // gpt2 Conv1D: HF stores [in, out], GGUF wants rows of `in`
   Squeeze,      // [1, n] -> [n] (qwen2moe shared_expert_gate, an nn.Linear(n, 1))
+  // Parts of a gpt-oss fused expert tensor (Kind::Fused), see hf_gpt_oss.h.
+  OssBlocks,    // MXFP4 codes, uint8 [E, rows, in/32, 16]
+  OssScales,    // MXFP4 E8M0 scales, uint8 [E, rows, in/32]
+  OssDense,     // de-quantized float weights [E, in, rows] (x @ W)
+  OssBias,      // gate_up_proj_bias [E, 2 ff], gate and up interleaved
 };
 
 struct Mapped {
   enum class Kind : uint8_t {
     Tensor,  // becomes GGUF tensor `gguf`
     Expert,  // slice `expert` of the 3-D GGUF tensor `gguf` (experts are stacked on the outer axis)
+    Fused,   // one part (xform says which) of gpt-oss's fused experts; `gguf` is the layer's
+             // "blk.N.ffn_gate_up_exps" or "blk.N.ffn_down_exps", assembled by hf_source
     Skip,    // known and not needed (rotary inv_freq, gpt2 attention masks, gemma lm_head, vision tower, MTP layers)
   };
   Kind kind = Kind::Tensor;

@@ -2,7 +2,8 @@
 // GGUF names (hf_names.h) and shaped as llama.cpp's converter writes them.
 // Tensors the converter only renames are views of the mmap'd shards in their
 // stored type (F32/F16/BF16); the ones it rewrites (llama Q/K permutation,
-// gemma norm +1, stacked experts, gpt2 transposes) are materialized once here.
+// gemma norm +1, stacked experts, gpt2 transposes, gpt-oss fused experts via
+// hf_gpt_oss.h) are materialized once here.
 #include <cmath>
 #include <cstring>
 #include <deque>
@@ -14,6 +15,7 @@
 #include <set>
 
 #include "format/safetensors.h"
+#include "model/hf_gpt_oss.h"
 #include "model/hf_names.h"
 #include "model/model_source.h"
 #include "tokenizer/tokenizer.h"
@@ -97,6 +99,7 @@ class HFSource final : public ModelSource {
     hp_.name = (name.has_filename() ? name : name.parent_path()).filename().string();
     map_tensors();
     merge_experts();
+    build_fused();
     finish_vocab_and_head(dir);
     add_generated_tensors();
     check_against_specs();
@@ -169,6 +172,15 @@ class HFSource final : public ModelSource {
         throw Error("tensor '" + t->name + "' (" + fs::path(t->file).filename().string() + ") has no GGUF name in a " +
                     hp_.arch + " model");
       if (m->kind == hf::Mapped::Kind::Skip) continue;
+      if (m->kind == hf::Mapped::Kind::Fused) {
+        hf::OssParts& parts = fused_[m->gguf];
+        const safetensors::TensorInfo*& slot = m->xform == hf::Xform::OssBlocks   ? parts.blocks
+                                               : m->xform == hf::Xform::OssScales ? parts.scales
+                                               : m->xform == hf::Xform::OssDense  ? parts.dense
+                                                                                  : parts.bias;
+        slot = t;
+        continue;
+      }
       const GGMLType type = float_type(*t);
       if (m->kind == hf::Mapped::Kind::Expert) {
         if (t->shape.size() != 2) throw Error("expert tensor '" + t->name + "' is not 2-D: " + shape_str(t->shape));
@@ -226,6 +238,11 @@ class HFSource final : public ModelSource {
         }
         return owned(GGMLType::F32, ne, out, n * 4);
       }
+      case hf::Xform::OssBlocks:
+      case hf::Xform::OssScales:
+      case hf::Xform::OssDense:
+      case hf::Xform::OssBias:
+        break;  // assembled by build_fused()
       case hf::Xform::Transpose: {
         // gpt2 Conv1D: HF [in, out] (y = x W) -> rows of `in` per output.
         if (t.shape.size() != 2) throw Error("Conv1D tensor '" + t.name + "' is not 2-D: " + shape_str(t.shape));
@@ -271,6 +288,15 @@ class HFSource final : public ModelSource {
       for (const auto& [e, t] : g.parts) std::memcpy(out + static_cast<uint64_t>(e) * part, t->data, part);
       add(gguf, first->name, owned(type, {first->shape[1], first->shape[0], hp_.n_expert}, out, total));
     }
+  }
+
+  // gpt-oss: fused expert tensors split into GGUF's gate/up/down (MXFP4 kept, re-packed).
+  void build_fused() {
+    for (const auto& [base, parts] : fused_)
+      for (hf::OssTensor& t : hf::build_oss_experts(base, parts, hp_.n_expert)) {
+        owned_.push_back(std::move(t.bytes));
+        add(t.gguf, t.hf, owned(t.type, t.ne, owned_.back().data(), owned_.back().size()));
+      }
   }
 
   void finish_vocab_and_head(const fs::path& dir) {
@@ -385,6 +411,7 @@ class HFSource final : public ModelSource {
   std::map<std::string, TensorRef> refs_;
   std::map<std::string, std::string> source_name_;  // GGUF name -> HF name
   std::map<std::string, ExpertGroup> experts_;
+  std::map<std::string, hf::OssParts> fused_;  // gpt-oss: "blk.N.ffn_gate_up_exps" -> its parts
   std::vector<std::string> generated_;
   std::vector<std::string> order_;
   std::deque<std::vector<uint8_t>> owned_;  // materialized tensors (deque: stable addresses)

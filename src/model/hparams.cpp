@@ -25,6 +25,65 @@ void require_positive(int64_t v, const std::string& key) {
   if (v <= 0) throw Error("model metadata: '" + key + "' is missing or not positive");
 }
 
+// gpt-oss: transformers' GptOssConfig defaults for keys a config.json may leave out;
+// newer transformers nest rope_theta and the YaRN settings in rope_parameters.
+void gpt_oss_defaults(nlohmann::json& c) {
+  using nlohmann::json;
+  const json* rp = c.contains("rope_parameters") && c["rope_parameters"].is_object() ? &c["rope_parameters"] : nullptr;
+  if ((!c.contains("rope_theta") || c["rope_theta"].is_null()) && rp && rp->contains("rope_theta"))
+    c["rope_theta"] = (*rp)["rope_theta"];
+  if (!c.contains("rope_scaling") && rp) c["rope_scaling"] = *rp;
+  if (!c.contains("rope_scaling"))
+    c["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 32.0}, {"beta_fast", 32.0}, {"beta_slow", 1.0},
+                         {"truncate", false}, {"original_max_position_embeddings", 4096}};
+  const std::pair<const char*, json> defaults[] = {
+      {"head_dim", 64}, {"sliding_window", 128}, {"rms_norm_eps", 1e-5}, {"rope_theta", 150000.0},
+      {"max_position_embeddings", 131072}, {"tie_word_embeddings", false},
+  };
+  for (const auto& [k, v] : defaults)
+    if (!c.contains(k) || c[k].is_null()) c[k] = v;
+  // Older exports name the top-k "experts_per_token".
+  if ((!c.contains("num_experts_per_tok") || c["num_experts_per_tok"].is_null()) && c.contains("experts_per_token"))
+    c["num_experts_per_tok"] = c["experts_per_token"];
+}
+
+// What the engine's gpt-oss family hard-codes (windows on even layers, SwiGLU limit 7,
+// YaRN betas 32/1): a config asking for anything else is refused rather than misrun.
+void gpt_oss_check(const nlohmann::json& c, const HParams& hp) {
+  using nlohmann::json;
+  if (hp.sliding_window <= 0) throw Error("config.json: gpt-oss 'sliding_window' must be a positive integer");
+  if (hp.n_expert <= 0) throw Error("config.json: gpt-oss 'num_local_experts' is missing or not positive");
+  if (c.contains("layer_types") && !c["layer_types"].is_null()) {
+    const json& lt = c["layer_types"];
+    if (!lt.is_array() || static_cast<int64_t>(lt.size()) != hp.n_layer)
+      throw Error("config.json: 'layer_types' must be a list of num_hidden_layers (" + std::to_string(hp.n_layer) +
+                  ") entries");
+    for (size_t i = 0; i < lt.size(); ++i) {
+      const char* want = i % 2 == 0 ? "sliding_attention" : "full_attention";
+      if (!lt[i].is_string() || lt[i].get<std::string>() != want)
+        throw Error("config.json: layer_types[" + std::to_string(i) + "] is " + lt[i].dump() + ", expected \"" + want +
+                    "\" (gpt-oss runs sliding windows on even layers and full attention on odd ones)");
+    }
+  }
+  auto fixed = [&](const json& o, const char* where, const char* k, double want, const char* want_text) {
+    if (!o.contains(k) || o[k].is_null()) return;
+    if (!o[k].is_number() || o[k].get<double>() != want)
+      throw Error(std::string("config.json: ") + where + k + " is " + o[k].dump() + "; LARQL's gpt-oss supports only " +
+                  want_text);
+  };
+  fixed(c, "", "swiglu_limit", 7.0, "7");
+  if (c.contains("rope_scaling") && c["rope_scaling"].is_object()) {
+    fixed(c["rope_scaling"], "rope_scaling.", "beta_fast", 32.0, "32");
+    fixed(c["rope_scaling"], "rope_scaling.", "beta_slow", 1.0, "1");
+  }
+  if (c.contains("quantization_config") && c["quantization_config"].is_object()) {
+    const json& q = c["quantization_config"];
+    if (q.contains("quant_method") && q["quant_method"] != "mxfp4")
+      throw Error("config.json: quantization_config.quant_method " + q["quant_method"].dump() +
+                  " is not supported for gpt-oss (only mxfp4 experts)");
+  }
+}
+
 }  // namespace
 
 HParams hparams_from_gguf(const gguf::File& f) {
@@ -162,6 +221,7 @@ HParams hparams_from_hf_config(const nlohmann::json& cfg) {
   else if (mt == "phi3") hp.arch = "phi3";
   else if (mt == "gpt2") hp.arch = "gpt2";
   else if (mt == "deepseek_v2" || mt == "deepseek_v3") hp.arch = "deepseek2";
+  else if (mt == "gpt_oss") hp.arch = "gpt-oss";
   else throw Error("config.json: unsupported model_type '" + mt + "'");
   if (hp.arch == "gemma3") {
     // Gemma 3 4B/12B/27B configs leave these at transformers' Gemma3TextConfig defaults.
@@ -173,6 +233,8 @@ HParams hparams_from_hf_config(const nlohmann::json& cfg) {
     for (const auto& [k, v] : defaults)
       if (!c.contains(k) || c[k].is_null()) c[k] = v;
   }
+
+  if (hp.arch == "gpt-oss") gpt_oss_defaults(c);
 
   // null counts as absent; any other non-number is an error naming the field.
   auto num = [&](const char* k) -> const json* {
@@ -215,7 +277,7 @@ HParams hparams_from_hf_config(const nlohmann::json& cfg) {
     hp.n_head_kv = geti("num_key_value_heads", hp.n_head);
     hp.n_ctx = geti("max_position_embeddings", 4096);
     hp.n_ff = geti("intermediate_size", 0);
-    hp.norm_eps = getf("rms_norm_eps", 1e-6);
+    hp.norm_eps = getf("rms_norm_eps", 1e-6);  // gpt-oss: 1e-5 default set above
     hp.rope_base = getf("rope_theta", 10000.0);
   }
   if (hp.n_head_kv <= 0 || hp.n_head % hp.n_head_kv != 0)
@@ -230,7 +292,8 @@ HParams hparams_from_hf_config(const nlohmann::json& cfg) {
   hp.rope_dim = hp.head_dim_k;
   // llama.cpp's converter writes a sliding window only for these families (Mistral's and
   // Qwen2's config values are ignored by their GGUF architectures).
-  if (hp.arch == "gemma2" || hp.arch == "gemma3" || hp.arch == "phi3") hp.sliding_window = geti("sliding_window", 0);
+  if (hp.arch == "gemma2" || hp.arch == "gemma3" || hp.arch == "phi3" || hp.arch == "gpt-oss")
+    hp.sliding_window = geti("sliding_window", 0);
   hp.attn_softcap = getf("attn_logit_softcapping", 0);
   hp.final_softcap = getf("final_logit_softcapping", 0);
   if (hp.arch == "gemma3") hp.rope_base_local = getf("rope_local_base_freq", 10000.0);
@@ -290,6 +353,7 @@ HParams hparams_from_hf_config(const nlohmann::json& cfg) {
       hp.n_expert_groups_used = geti("topk_group", 0);
     }
   }
+  if (hp.arch == "gpt-oss") gpt_oss_check(c, hp);
   if (hp.n_expert > 0 && (hp.n_expert_used <= 0 || hp.n_expert_used > hp.n_expert))
     throw Error("config.json: 'num_experts_per_tok' must be between 1 and the expert count " + std::to_string(hp.n_expert));
   const bool has_dense_layers = hp.n_expert == 0 || hp.n_layer_dense_lead > 0;

@@ -1,0 +1,38 @@
+# `larql bench` decode bytes per token on a MoE model: non-expert tensors once,
+# one embedding row (the whole table when the head is tied to it), only the k routed experts of each layer (not all of them),
+# plus the KV cache read; checked against sizes computed from the GGUF header by
+# the independent reader tests/reference/gguf_reader.py.
+source "$(dirname "$0")/lib.sh" "$@"
+M=$TMP/q3m.gguf
+"$LARQL" synth --arch qwen3moe --preset tiny --type q4_k_m -o "$M" -q >/dev/null || { fail "synth"; finish; exit; }
+N=6
+"$LARQL" bench "$M" -p 0 -n $N -r 1 -t 1 --json > "$TMP/out.json" 2> "$TMP/err" || { cat "$TMP/err"; fail "bench"; finish; exit; }
+if $PY - "$M" "$TMP/out.json" $N "$(dirname "$0")/../reference" <<'PY'
+import json, sys
+sys.path.insert(0, sys.argv[4])
+from gguf_reader import GGUFFile
+g = GGUFFile(sys.argv[1])
+j = json.loads(open(sys.argv[2]).read().splitlines()[0])
+n = int(sys.argv[3])
+arch = g.get("general.architecture")
+L, X, K = g.get(arch + ".block_count"), g.get(arch + ".expert_count"), g.get(arch + ".expert_used_count")
+assert K < X, (K, X)
+other = experts = 0
+for t in g.tensors.values():
+    if "_exps." in t.name: experts += t.n_bytes
+    elif t.name == "token_embd.weight" and "output.weight" in g.tensors: other += t.n_bytes / t.ne[1]
+    else: other += t.n_bytes
+want_w = other + experts / X * K          # experts: every layer runs exactly K of its X
+heads_kv = g.get(arch + ".attention.head_count_kv")
+kl = g.get(arch + ".attention.key_length", g.get(arch + ".embedding_length") // g.get(arch + ".attention.head_count"))
+vl = g.get(arch + ".attention.value_length", kl)
+want_kv = L * heads_kv * (kl + vl) * 4 * (n + 1) / 2
+got_w, got_kv = j["weight_bytes_per_token"], j["kv_bytes_per_token"]
+print(f"weights/token {got_w:.0f} (want {want_w:.0f}, all experts would be {other + experts:.0f}); kv {got_kv:.0f} (want {want_kv:.0f})")
+assert abs(got_w - want_w) <= 1e-9 * want_w, "weight bytes"
+assert abs(got_kv - want_kv) <= 1e-9 * want_kv, "kv bytes"
+assert abs(j["bytes_per_token"] - (want_w + want_kv)) <= 1e-9 * want_w, "total"
+assert abs(j["bandwidth_gb_s"] - j["bytes_per_token"] * j["tok_s"] / 1e9) <= 1e-6 * j["bandwidth_gb_s"], "GB/s"
+PY
+then ok; else fail "bytes per token"; fi
+finish
