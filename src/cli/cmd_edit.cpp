@@ -3,7 +3,8 @@
 //                 [--compiled] [--compiled-out f.gguf]
 //
 // Inserts the facts table's held-out facts (split heldout_fact) with one
-// mechanism and prints efficacy, generalization and specificity (docs/editing.md);
+// mechanism and prints efficacy, generalization (first token and whole word)
+// and specificity (docs/editing.md);
 // with --compiled also on the COMPILEd GGUF (edits baked in, loaded back, no patch).
 #include <unistd.h>
 
@@ -92,6 +93,9 @@ Runner add_edit_eval(CLI::App& app) {
       std::printf("  efficacy        %6.1f%%  (before %.1f%%)\n", 100 * r.efficacy, 100 * r.efficacy_before);
       std::printf("  generalization  %6.1f%%  (before %.1f%%, %lld prompts)\n", 100 * r.generalization,
                   100 * r.generalization_before, static_cast<long long>(r.n_general));
+      std::printf("  whole word      efficacy %.1f%% (before %.1f%%), generalization %.1f%% (before %.1f%%)\n",
+                  100 * r.efficacy_word, 100 * r.efficacy_word_before, 100 * r.generalization_word,
+                  100 * r.generalization_word_before);
       std::printf("  specificity     recall %.1f%% (unedited %.1f%%), mean KL %.4f over %lld prompts\n",
                   100 * r.recall_edited, 100 * r.recall_base, r.mean_kl, static_cast<long long>(r.n_spec));
       const edit::CompiledEval& c = r.compiled;
@@ -100,6 +104,8 @@ Runner add_edit_eval(CLI::App& app) {
                     static_cast<long long>(c.tensors_changed), c.seconds);
         std::printf("  efficacy        %6.1f%% / %.1f%%\n", 100 * r.efficacy, 100 * c.efficacy);
         std::printf("  generalization  %6.1f%% / %.1f%%\n", 100 * r.generalization, 100 * c.generalization);
+        std::printf("  word efficacy   %6.1f%% / %.1f%%\n", 100 * r.efficacy_word, 100 * c.efficacy_word);
+        std::printf("  word general.   %6.1f%% / %.1f%%\n", 100 * r.generalization_word, 100 * c.generalization_word);
         std::printf("  recall          %6.1f%% / %.1f%%\n", 100 * r.recall_edited, 100 * c.recall_edited);
         std::printf("  mean KL         %.2e / %.2e\n", r.mean_kl, c.mean_kl);
         if (!c.path.empty()) std::printf("  compiled model  %s\n", c.path.c_str());

@@ -31,13 +31,25 @@ std::vector<int32_t> Editor::encode(const std::string& text) const {
   return ids;
 }
 
-int32_t Editor::target_token(const std::string& target) const {
+int32_t Editor::target_token(const std::string& target) const { return target_tokens(target).front(); }
+
+std::vector<int32_t> Editor::target_tokens(const std::string& target) const {
   if (target.empty()) throw Error("the target is empty");
-  // The answer's first token as it follows a prompt (SentencePiece merges the space into it).
+  // The answer's tokens as they follow a prompt (SentencePiece merges the space into the first).
   const std::vector<int32_t> a = encode("x"), b = encode("x " + target);
   if (b.size() <= a.size() || !std::equal(a.begin(), a.end(), b.begin()))
     throw Error("the target \"" + target + "\" gives no token");
-  return b[a.size()];
+  return std::vector<int32_t>(b.begin() + static_cast<long>(a.size()), b.end());
+}
+
+std::vector<std::vector<int32_t>> Editor::step_contexts(const Fact& f) const {
+  std::vector<std::vector<int32_t>> out = {encode(f.prompt)};
+  const std::vector<int32_t> t = f.steps();
+  for (size_t k = 0; k + 1 < t.size(); ++k) {
+    out.push_back(out.back());
+    out.back().push_back(t[k]);
+  }
+  return out;
 }
 
 RunCapture Editor::run(const std::string& prompt, const FfnPatch* patch) const { return run(encode(prompt), patch); }
@@ -127,8 +139,15 @@ Operation Editor::insert_knn(const Fact& f, const EditOptions& o) const {
   const int64_t layer = o.layer ? *o.layer : default_layer(Mode::KNN);
   op.layers = {layer};
   op.facts = {f};
-  RunCapture c = run(f.prompt, nullptr);
-  op.knn.push_back({layer, c.resid[static_cast<size_t>(layer)], o.knn_threshold, f});
+  // One entry per target token, keyed on the prompt extended by the tokens before it.
+  const std::vector<std::vector<int32_t>> ctx = step_contexts(f);
+  const std::vector<int32_t> toks = f.steps();
+  for (size_t k = 0; k < ctx.size(); ++k) {
+    RunCapture c = run(ctx[k], nullptr);
+    KnnEntry e{layer, c.resid[static_cast<size_t>(layer)], o.knn_threshold, f};
+    if (k > 0) e.step = static_cast<int64_t>(k), e.token = toks[k];
+    op.knn.push_back(std::move(e));
+  }
   return op;
 }
 

@@ -44,6 +44,10 @@ class Editor {
 
   std::vector<int32_t> encode(const std::string& text) const;
   int32_t target_token(const std::string& target) const;  // first token of " " + target
+  std::vector<int32_t> target_tokens(const std::string& target) const;  // every token of " " + target
+  // What each target token of f is keyed on: the prompt, then the prompt
+  // followed by the target's first 1, 2, ... tokens (one per f.steps()).
+  std::vector<std::vector<int32_t>> step_contexts(const Fact& f) const;
   RunCapture run(const std::string& prompt, const FfnPatch* patch) const;
   RunCapture run(const std::vector<int32_t>& tokens, const FfnPatch* patch) const;
   // Hidden vector act(gate·h)⊙(up·h) of a layer for FFN input h (masked as `patch` masks it).

@@ -8,6 +8,7 @@
 #include "compile/compile.h"
 #include "edit/materialize.h"
 #include "engine/model.h"
+#include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
 namespace larql::edit {
@@ -17,7 +18,8 @@ Fact make_fact(const Editor& ed, const std::string& entity, const std::string& r
   const TemplateRow* t = find_template(templates, relation, "train");
   if (!t) throw Error("no template for relation '" + relation + "' (load a templates file: docs/editing.md)");
   Fact f{entity, relation, target, prompt_of(t->text, entity, target), -1};
-  f.target_token = ed.target_token(target);
+  f.target_tokens = ed.target_tokens(target);
+  f.target_token = f.target_tokens.front();
   return f;
 }
 
@@ -41,7 +43,12 @@ std::vector<std::string> decoys_for(const FactRow& f, const std::vector<FactRow>
 
 std::vector<float> logits_with_knn(const Editor& ed, const std::string& prompt, const FfnPatch* patch,
                                    const std::vector<KnnEntry>& knn, const KnnEntry** fired) {
-  RunCapture c = ed.run(prompt, patch);
+  return logits_with_knn(ed, ed.encode(prompt), patch, knn, fired);
+}
+
+std::vector<float> logits_with_knn(const Editor& ed, const std::vector<int32_t>& tokens, const FfnPatch* patch,
+                                   const std::vector<KnnEntry>& knn, const KnnEntry** fired) {
+  RunCapture c = ed.run(tokens, patch);
   const KnnEntry* e = knn.empty() ? nullptr : knn_match(knn, c.resid);
   if (e) knn_apply(*e, c.logits);
   if (fired) *fired = e;
@@ -65,6 +72,31 @@ std::vector<double> softmax(const std::vector<float>& v) {
 }
 }  // namespace
 
+std::string greedy_text(const Editor& ed, const std::string& prompt, int64_t n, const FfnPatch* patch,
+                        const std::vector<KnnEntry>& knn) {
+  // Each step re-runs the whole sequence: prompts here are a few tokens long.
+  std::vector<int32_t> toks = ed.encode(prompt);
+  std::string out;
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t t = argmax(logits_with_knn(ed, toks, patch, knn));
+    toks.push_back(t);
+    out += ed.model().tokenizer().token_to_piece(t);
+  }
+  return out;
+}
+
+namespace {
+// The greedy continuation of the prompt starts with " " + target: as many
+// tokens as the target has, then the text compared (another tokenization of
+// the same word also counts).
+bool says_word(const Editor& ed, const std::string& prompt, const Fact& f, const FfnPatch* patch,
+               const std::vector<KnnEntry>& knn) {
+  const std::string want = " " + f.target;
+  const std::string got = greedy_text(ed, prompt, static_cast<int64_t>(f.steps().size()), patch, knn);
+  return got.compare(0, want.size(), want) == 0;
+}
+}  // namespace
+
 void measure(const Editor& ed, const EvalConfig& cfg, const std::vector<FactRow>& edited, const FfnPatch* patch,
              const std::vector<KnnEntry>& knn, EvalResult& r) {
   measure(ed, ed, cfg, edited, patch, knn, r);
@@ -73,18 +105,26 @@ void measure(const Editor& ed, const EvalConfig& cfg, const std::vector<FactRow>
 void measure(const Editor& ed, const Editor& out, const EvalConfig& cfg, const std::vector<FactRow>& edited,
              const FfnPatch* patch, const std::vector<KnnEntry>& knn, EvalResult& r) {
   // `ed` gives the unedited baseline, `out` (+ patch/knn) the edited forward.
-  int64_t eff = 0, eff0 = 0, gen = 0, gen0 = 0, ng = 0;
+  int64_t eff = 0, eff0 = 0, gen = 0, gen0 = 0, ng = 0, effw = 0, effw0 = 0, genw = 0, genw0 = 0;
   for (const FactRow& f : edited) {
     const Fact fc = make_fact(ed, f.subject, f.relation, f.object, cfg.templates);
     eff += argmax(logits_with_knn(out, fc.prompt, patch, knn)) == fc.target_token;
     eff0 += argmax(ed.run(fc.prompt, nullptr).logits) == fc.target_token;
+    effw += says_word(out, fc.prompt, fc, patch, knn);
+    effw0 += says_word(ed, fc.prompt, fc, nullptr, {});
     if (const TemplateRow* h = find_template(cfg.templates, f.relation, "heldout_template")) {
       const std::string p = prompt_of(h->text, f.subject, f.object);
       gen += argmax(logits_with_knn(out, p, patch, knn)) == fc.target_token;
       gen0 += argmax(ed.run(p, nullptr).logits) == fc.target_token;
+      genw += says_word(out, p, fc, patch, knn);
+      genw0 += says_word(ed, p, fc, nullptr, {});
       ++ng;
     }
   }
+  r.efficacy_word = edited.empty() ? 0 : double(effw) / static_cast<double>(edited.size());
+  r.efficacy_word_before = edited.empty() ? 0 : double(effw0) / static_cast<double>(edited.size());
+  r.generalization_word = ng ? double(genw) / ng : 0;
+  r.generalization_word_before = ng ? double(genw0) / ng : 0;
   r.n_edits = static_cast<int64_t>(edited.size());
   r.n_general = ng;
   r.efficacy = r.n_edits ? double(eff) / r.n_edits : 0;
@@ -119,21 +159,28 @@ void measure(const Editor& ed, const Editor& out, const EvalConfig& cfg, const s
 
 int64_t rebalance(const Editor& ed, PatchStack& stack, double margin) {
   // Later inserts can shift an earlier fact's residual: grow the down vector
-  // of any FEATURE insert whose target no longer wins (by 1.25x, at most 8 times).
+  // of any FEATURE insert whose target no longer wins (by 1.25x, at most 8
+  // times). A whole-word insert is checked per target token: slot k of its
+  // layer is the feature of token k.
   int64_t fixed = 0;
   for (Patch& p : stack.patches)
     for (Operation& op : p.ops) {
-      if (op.op != "insert" || op.mode != Mode::Feature || op.facts.empty()) continue;
-      const Fact& f = op.facts.front();
-      for (int i = 0; i < 8; ++i) {
-        if (Editor::wins(ed.run(f.prompt, stack.ffn().get()).logits, f.target_token, margin * op.confidence)) break;
-        for (auto& [il, L] : op.ffn.layers)
-          for (FfnSlot& s : L.slots)
-            for (float& v : s.down) v *= 1.25f;
-        op.alpha *= 1.25;
-        stack.compose();
-        fixed += i == 0;
-      }
+      if (op.op != "insert" || op.mode != Mode::Feature || op.facts.empty() || op.facts.front().target_token < 0) continue;
+      const Fact f = op.facts.front();
+      const std::vector<std::vector<int32_t>> ctx = ed.step_contexts(f);
+      const std::vector<int32_t> toks = f.steps();
+      bool counted = false;
+      for (size_t k = 0; k < ctx.size(); ++k)
+        for (int i = 0; i < 8; ++i) {
+          if (Editor::wins(ed.run(ctx[k], stack.ffn().get()).logits, toks[k], margin * op.confidence)) break;
+          for (auto& [il, L] : op.ffn.layers)
+            for (size_t s = 0; s < L.slots.size(); ++s)
+              if (L.slots.size() != ctx.size() || s == k)
+                for (float& v : L.slots[s].down) v *= 1.25f;
+          if (k == 0) op.alpha *= 1.25;
+          stack.compose();
+          if (!counted) ++fixed, counted = true;
+        }
     }
   return fixed;
 }
@@ -214,6 +261,8 @@ void evaluate_compiled(const Editor& base, std::shared_ptr<ThreadPool> pool, con
   c.path = keep ? out_path : "";
   c.efficacy = t.efficacy;
   c.generalization = t.generalization;
+  c.efficacy_word = t.efficacy_word;
+  c.generalization_word = t.generalization_word;
   c.recall_edited = t.recall_edited;
   c.mean_kl = t.mean_kl;
   c.tensors_changed = cr.tensors_changed;
@@ -224,10 +273,13 @@ void evaluate_compiled(const Editor& base, std::shared_ptr<ThreadPool> pool, con
 std::string EvalResult::to_json() const {
   nlohmann::json j = {{"mode", mode}, {"edits", n_edits}, {"efficacy", efficacy}, {"efficacy_before", efficacy_before},
                       {"generalization", generalization}, {"generalization_before", generalization_before},
+                      {"efficacy_word", efficacy_word}, {"efficacy_word_before", efficacy_word_before},
+                      {"generalization_word", generalization_word}, {"generalization_word_before", generalization_word_before},
                       {"n_generalization", n_general}, {"specificity_prompts", n_spec}, {"mean_kl", mean_kl},
                       {"recall_base", recall_base}, {"recall_edited", recall_edited}, {"seconds", seconds}, {"insert_failures", failures.size()}};
   if (compiled.measured)
     j["compiled"] = {{"efficacy", compiled.efficacy}, {"generalization", compiled.generalization},
+                     {"efficacy_word", compiled.efficacy_word}, {"generalization_word", compiled.generalization_word},
                      {"recall_edited", compiled.recall_edited}, {"mean_kl", compiled.mean_kl},
                      {"tensors_changed", compiled.tensors_changed}, {"bytes", compiled.bytes},
                      {"seconds", compiled.seconds}};

@@ -1,7 +1,7 @@
 // Edit-quality measurement on a facts table (docs/editing.md): insert the
 // held-out facts with one mechanism and measure efficacy (target top-1 on the
 // canonical prompt), generalization (top-1 on the relation's held-out
-// template), specificity (mean KL(base || edited) and recall over prompts of
+// template), the same for the whole target word under greedy decoding, specificity (mean KL(base || edited) and recall over prompts of
 // untouched training facts) and the unedited baseline. With a compile path,
 // the same numbers again on the compiled GGUF (materialized edits, no patch).
 #pragma once
@@ -35,6 +35,7 @@ struct CompiledEval {
   std::string note;                // e.g. "n/a (not compiled)"
   std::string path;                // the GGUF written (removed unless kept)
   double efficacy = 0, generalization = 0, recall_edited = 0, mean_kl = 0;
+  double efficacy_word = 0, generalization_word = 0;  // whole target under greedy decoding
   int64_t tensors_changed = 0;
   uint64_t bytes = 0;
   double seconds = 0;              // materialize + write + load + measure
@@ -45,6 +46,9 @@ struct EvalResult {
   int64_t n_edits = 0, n_general = 0, n_spec = 0;
   double efficacy = 0, generalization = 0;  // fractions
   double efficacy_before = 0, generalization_before = 0;
+  // Whole word: the greedy continuation starts with " " + target (every token).
+  double efficacy_word = 0, generalization_word = 0;
+  double efficacy_word_before = 0, generalization_word_before = 0;
   double recall_base = 0, recall_edited = 0;
   double mean_kl = 0;
   double seconds = 0;
@@ -84,5 +88,10 @@ std::vector<FactRow> heldout_facts(const EvalConfig& cfg);
 // Top-1 of a forward with a KNN overlay on top (what LQL INFER does).
 std::vector<float> logits_with_knn(const Editor& ed, const std::string& prompt, const FfnPatch* patch,
                                    const std::vector<KnnEntry>& knn, const KnnEntry** fired = nullptr);
+std::vector<float> logits_with_knn(const Editor& ed, const std::vector<int32_t>& tokens, const FfnPatch* patch,
+                                   const std::vector<KnnEntry>& knn, const KnnEntry** fired = nullptr);
+// The text of n greedily decoded tokens after the prompt (patch and KNN overlay applied at every step).
+std::string greedy_text(const Editor& ed, const std::string& prompt, int64_t n, const FfnPatch* patch,
+                        const std::vector<KnnEntry>& knn);
 
 }  // namespace larql::edit

@@ -7,7 +7,9 @@
 // direction), α_i found by a search with a rank-1 trial update; each layer
 // takes its share of what is still missing (recomputed after the layers
 // before it were patched), and α of facts that still lose grows and the
-// solve is redone (at most 4 rounds).
+// solve is redone (at most 4 rounds). A whole-word target adds one row
+// (key, change) per further target token, keyed on the prompt followed by the
+// tokens before it; op.column_fact maps the rows (rank columns) to facts.
 #include <algorithm>
 #include <cmath>
 
@@ -102,8 +104,18 @@ const std::vector<double>& Editor::covariance(int64_t layer, const std::vector<s
 Operation Editor::insert_memit(const std::vector<Fact>& facts, const std::vector<std::string>& cov_lines,
                                const FfnPatch* current, const EditOptions& o) {
   const HParams& hp = m_.hparams();
-  const int64_t E = hp.n_embd, F = hp.n_ff, N = static_cast<int64_t>(facts.size());
-  if (N == 0) throw Error("MEMIT: no facts");
+  const int64_t E = hp.n_embd, F = hp.n_ff;
+  if (facts.empty()) throw Error("MEMIT: no facts");
+  // One row of the least-squares system per target token of each fact: its
+  // key is taken at the prompt followed by the target's earlier tokens.
+  struct Row { std::vector<int32_t> ctx; int32_t token; int64_t fact; };
+  std::vector<Row> rows;
+  for (size_t i = 0; i < facts.size(); ++i) {
+    const std::vector<std::vector<int32_t>> ctx = step_contexts(facts[i]);
+    const std::vector<int32_t> toks = facts[i].steps();
+    for (size_t k = 0; k < ctx.size(); ++k) rows.push_back({ctx[k], toks[k], static_cast<int64_t>(i)});
+  }
+  const int64_t N = static_cast<int64_t>(rows.size());
   const int64_t last = o.layer ? *o.layer : default_layer(Mode::Memit);
   const int64_t first = std::max<int64_t>(0, last - std::max<int64_t>(1, o.memit_layers) + 1);
   if (last < 0 || last >= hp.n_layer) throw Error("AT LAYER " + std::to_string(last) + " is out of range");
@@ -111,7 +123,7 @@ Operation Editor::insert_memit(const std::vector<Fact>& facts, const std::vector
     if (m_.family().layer_is_moe(l)) throw Error("layer " + std::to_string(l) + " is a mixture-of-experts layer; MEMIT needs dense FFNs");
   const FfnPatch base = current ? *current : FfnPatch{};
 
-  // Per fact: the residual after `last` before the edit, and the change δ_i
+  // Per row: the residual after `last` before the edit, and the change δ_i
   // there that makes the target win: a rank-1 trial update (δ kᵀ/|k|²) at
   // `last`, its direction steered away from whichever tokens compete, its
   // size grown until the target wins (bounded by 4x the residual norm).
@@ -119,14 +131,14 @@ Operation Editor::insert_memit(const std::vector<Fact>& facts, const std::vector
   std::vector<double> cap(static_cast<size_t>(N));
   const double margin = o.margin * o.confidence;
   for (int64_t i = 0; i < N; ++i) {
-    const Fact& f = facts[static_cast<size_t>(i)];
-    RunCapture c = run(f.prompt, &base);
+    const Row& f = rows[static_cast<size_t>(i)];
+    RunCapture c = run(f.ctx, &base);
     r0[i] = c.resid[static_cast<size_t>(last)];
     double rn = 0;
     for (float v : r0[i]) rn += double(v) * v;
     rn = std::sqrt(rn);
     cap[i] = 4.0 * rn;
-    std::vector<float> d = target_direction(c.logits, f.target_token);
+    std::vector<float> d = target_direction(c.logits, f.token);
     const std::vector<float> k = hidden(last, c.ffn_in[static_cast<size_t>(last)].data(), &base);
     double kk = 0;
     for (float v : k) kk += double(v) * v;
@@ -138,9 +150,9 @@ Operation Editor::insert_memit(const std::vector<Fact>& facts, const std::vector
       for (float v : d) L.A.push_back(static_cast<float>(alpha * v));
       for (float v : k) L.B.push_back(static_cast<float>(v / kk));
       p.merge(one);
-      const std::vector<float> lg = run(f.prompt, &p).logits;
-      if (wins(lg, f.target_token, margin)) break;
-      const std::vector<float> d2 = target_direction(lg, f.target_token);
+      const std::vector<float> lg = run(f.ctx, &p).logits;
+      if (wins(lg, f.token, margin)) break;
+      const std::vector<float> d2 = target_direction(lg, f.token);
       double nn = 0;
       for (int64_t e = 0; e < E; ++e) d[e] += d2[e], nn += double(d[e]) * d[e];
       for (float& v : d) v = static_cast<float>(v / std::sqrt(nn));
@@ -154,6 +166,7 @@ Operation Editor::insert_memit(const std::vector<Fact>& facts, const std::vector
   op.mode = Mode::Memit;
   op.facts = facts;
   op.confidence = o.confidence;
+  for (const Row& w : rows) op.column_fact.push_back(w.fact);
   for (int64_t l = first; l <= last; ++l) op.layers.push_back(l);
   for (int round = 0; round < 4; ++round) {
     op.ffn = FfnPatch{};
@@ -163,7 +176,7 @@ Operation Editor::insert_memit(const std::vector<Fact>& facts, const std::vector
       // Keys at l and what is still missing at `last`, shared over the remaining layers.
       std::vector<double> K(static_cast<size_t>(F * N)), R(static_cast<size_t>(E * N));
       for (int64_t i = 0; i < N; ++i) {
-        RunCapture c = run(facts[static_cast<size_t>(i)].prompt, &cur);
+        RunCapture c = run(rows[static_cast<size_t>(i)].ctx, &cur);
         const std::vector<float> k = hidden(l, c.ffn_in[static_cast<size_t>(l)].data(), &cur);
         for (int64_t j = 0; j < F; ++j) K[static_cast<size_t>(j * N + i)] = k[static_cast<size_t>(j)];
         const double share = 1.0 / static_cast<double>(last - l + 1);
@@ -203,7 +216,7 @@ Operation Editor::insert_memit(const std::vector<Fact>& facts, const std::vector
     all.merge(op.ffn);
     bool ok = true;
     for (int64_t i = 0; i < N; ++i)
-      if (!wins(run(facts[static_cast<size_t>(i)].prompt, &all).logits, facts[static_cast<size_t>(i)].target_token, margin)) {
+      if (!wins(run(rows[static_cast<size_t>(i)].ctx, &all).logits, rows[static_cast<size_t>(i)].token, margin)) {
         double n2 = 0;
         for (float v : delta[i]) n2 += double(v) * v;
         if (1.3 * std::sqrt(n2) <= cap[i])

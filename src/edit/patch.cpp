@@ -89,7 +89,9 @@ int64_t Patch::n_facts() const {
 namespace {
 
 json fact_json(const Fact& f) {
-  return {{"entity", f.entity}, {"relation", f.relation}, {"target", f.target}, {"prompt", f.prompt}, {"target_token", f.target_token}};
+  json j = {{"entity", f.entity}, {"relation", f.relation}, {"target", f.target}, {"prompt", f.prompt}, {"target_token", f.target_token}};
+  if (!f.target_tokens.empty()) j["target_tokens"] = f.target_tokens;  // absent: first token only (older patches)
+  return j;
 }
 
 template <typename T>
@@ -102,13 +104,22 @@ T field(const json& j, const char* name, const std::string& where) {
   }
 }
 
-Fact fact_from(const json& j, const std::string& where) {
+Fact fact_from(const json& j, const std::string& where, int64_t n_vocab) {
   Fact f;
   f.entity = field<std::string>(j, "entity", where);
   f.relation = field<std::string>(j, "relation", where);
   f.target = field<std::string>(j, "target", where);
   f.prompt = j.value("prompt", "");
-  f.target_token = j.value("target_token", -1);
+  if (j.contains("target_token")) f.target_token = field<int32_t>(j, "target_token", where);
+  if (f.target_token < -1 || f.target_token >= n_vocab) throw Error(where + ": target_token " + std::to_string(f.target_token) + " is out of range");
+  if (j.contains("target_tokens")) {
+    f.target_tokens = field<std::vector<int32_t>>(j, "target_tokens", where);
+    for (size_t k = 0; k < f.target_tokens.size(); ++k)
+      if (f.target_tokens[k] < 0 || f.target_tokens[k] >= n_vocab)
+        throw Error(where + ": target_tokens[" + std::to_string(k) + "] is out of range");
+    if (!f.target_tokens.empty() && f.target_tokens[0] != f.target_token)
+      throw Error(where + ": target_tokens[0] differs from target_token");
+  }
   return f;
 }
 
@@ -137,8 +148,12 @@ std::string patch_to_json(const Patch& p, int indent) {
     }
     jo["ffn"] = layers;
     jo["knn"] = json::array();
-    for (const KnnEntry& k : o.knn)
-      jo["knn"].push_back({{"layer", k.layer}, {"threshold", k.threshold}, {"key", floats_to_b64(k.key)}, {"fact", fact_json(k.fact)}});
+    for (const KnnEntry& k : o.knn) {
+      json jk = {{"layer", k.layer}, {"threshold", k.threshold}, {"key", floats_to_b64(k.key)}, {"fact", fact_json(k.fact)}};
+      if (k.token >= 0) jk["step"] = k.step, jk["token"] = k.token;  // whole-word entries after the first token
+      jo["knn"].push_back(jk);
+    }
+    if (!o.column_fact.empty()) jo["column_facts"] = o.column_fact;
     ops.push_back(jo);
   }
   json j = {{"format", "larql-patch"},
@@ -186,7 +201,7 @@ Patch patch_from_json(const std::string& text, const std::string& where) {
     o.cancels = jo.value("cancels", false);
     if (jo.contains("layers")) o.layers = field<std::vector<int64_t>>(jo, "layers", w);
     if (jo.contains("facts"))
-      for (size_t k = 0; k < jo["facts"].size(); ++k) o.facts.push_back(fact_from(jo["facts"][k], w + ".facts[" + std::to_string(k) + "]"));
+      for (size_t k = 0; k < jo["facts"].size(); ++k) o.facts.push_back(fact_from(jo["facts"][k], w + ".facts[" + std::to_string(k) + "]", p.base.n_vocab));
     if (jo.contains("ffn"))
       for (size_t k = 0; k < jo["ffn"].size(); ++k) {
         const json& jl = jo["ffn"][k];
@@ -214,9 +229,20 @@ Patch patch_from_json(const std::string& text, const std::string& where) {
         e.key = floats(jk, "key", wk);
         if (static_cast<int64_t>(e.key.size()) != p.base.n_embd) throw Error(wk + ": key must have n_embd values");
         if (e.layer < 0 || e.layer >= p.base.n_layer) throw Error(wk + ": layer out of range");
-        e.fact = fact_from(field<json>(jk, "fact", wk), wk + ".fact");
+        e.fact = fact_from(field<json>(jk, "fact", wk), wk + ".fact", p.base.n_vocab);
+        e.step = jk.value("step", int64_t{0});
+        if (jk.contains("token")) e.token = field<int32_t>(jk, "token", wk);
+        if (e.token < -1 || e.token >= p.base.n_vocab) throw Error(wk + ": token out of range");
         o.knn.push_back(std::move(e));
       }
+    if (jo.contains("column_facts")) {
+      o.column_fact = field<std::vector<int64_t>>(jo, "column_facts", w);
+      for (const auto& [il, L] : o.ffn.layers)
+        if (L.rank > 0 && static_cast<int64_t>(o.column_fact.size()) != L.rank)
+          throw Error(w + ": column_facts must have one entry per rank column (" + std::to_string(L.rank) + ")");
+      for (int64_t c : o.column_fact)
+        if (c < 0 || c >= static_cast<int64_t>(o.facts.size())) throw Error(w + ": column_facts entry " + std::to_string(c) + " names no fact");
+    }
     o.ffn.validate(p.base.n_layer, p.base.n_embd, p.base.n_ff);
     p.ops.push_back(std::move(o));
   }

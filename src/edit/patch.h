@@ -29,6 +29,13 @@ struct Fact {
   std::string entity, relation, target;
   std::string prompt;          // the canonical prompt the edit was computed on
   int32_t target_token = -1;   // first token of " " + target
+  // Every token of " " + target (whole-word edits steer each in turn). Empty in
+  // patches written before whole-word edits: they steer the first token only.
+  std::vector<int32_t> target_tokens = {};
+  // The tokens an edit steers: target_tokens, else {target_token}.
+  std::vector<int32_t> steps() const {
+    return !target_tokens.empty() ? target_tokens : std::vector<int32_t>{target_token};
+  }
 };
 
 // KNN overlay entry: if the last position's residual (after layer `layer`) has
@@ -38,6 +45,12 @@ struct KnnEntry {
   std::vector<float> key;
   float threshold = 0.9f;
   Fact fact;
+  // Whole-word edits: one entry per target token. The key is taken at the
+  // prompt followed by the target's first `step` tokens; `token` (-1: the
+  // fact's first token) is the one this entry puts on top.
+  int64_t step = 0;
+  int32_t token = -1;
+  int32_t steers() const { return token >= 0 ? token : fact.target_token; }
 };
 
 struct Operation {
@@ -50,6 +63,10 @@ struct Operation {
   FfnPatch ffn;                // FEATURE slots, MEMIT low-rank terms, delete masks
   std::vector<KnnEntry> knn;
   bool cancels = false;        // delete of earlier inserts (matched by facts), not of base knowledge
+  // MEMIT: the fact of each rank column (a whole-word fact has one column per
+  // target token). Empty (older patches): column j belongs to fact j % facts.
+  // FEATURE: a layer's slots are the fact's target tokens in order.
+  std::vector<int64_t> column_fact = {};
 };
 
 // What a patch was computed against. fingerprint hashes weights the edit

@@ -63,7 +63,9 @@ void PatchStack::compose() {
     for (auto& [il, L] : o.ffn.layers) {
       // MEMIT: column j of A/B belongs to fact j; a cancelled fact's column is zeroed.
       for (int64_t j = 0; j < L.rank; ++j) {
-        const size_t fj = static_cast<size_t>(j) % std::max<size_t>(1, o.facts.size());
+        const size_t fj = static_cast<int64_t>(o.column_fact.size()) == L.rank
+                              ? static_cast<size_t>(o.column_fact[static_cast<size_t>(j)])
+                              : static_cast<size_t>(j) % std::max<size_t>(1, o.facts.size());
         if (fj < a.live.size() && !a.live[fj])
           std::fill(L.A.begin() + j * (L.A.size() / L.rank), L.A.begin() + (j + 1) * (L.A.size() / L.rank), 0.0f);
         else if (fj < o.facts.size())
@@ -99,7 +101,8 @@ const KnnEntry* knn_match(const std::vector<KnnEntry>& knn, const std::vector<st
 }
 
 void knn_apply(const KnnEntry& e, std::vector<float>& logits) {
-  const size_t t = static_cast<size_t>(e.fact.target_token);
+  if (e.steers() < 0) return;
+  const size_t t = static_cast<size_t>(e.steers());
   if (t >= logits.size()) return;
   float mx = -1e30f;
   for (size_t i = 0; i < logits.size(); ++i)

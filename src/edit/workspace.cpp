@@ -97,7 +97,8 @@ std::vector<std::string> Workspace::explain(const std::vector<std::vector<float>
   // An edit that fires but whose target is not the answer did not decide it:
   // say so rather than credit it.
   const auto lead = [&](const Fact& fact) {
-    const bool decided = fact.target_token >= 0 && model().tokenizer().token_to_piece(fact.target_token) == answer;
+    bool decided = false;  // the answer is one of the target's tokens (whole-word edits steer each)
+    for (int32_t t : fact.steps()) decided |= t >= 0 && model().tokenizer().token_to_piece(t) == answer;
     return decided ? "answer '" + answer + "' from" : "answer '" + answer + "', not this edit's target:";
   };
   const FfnPatch* f = stack_.ffn().get();

@@ -6,12 +6,15 @@
 //  - Without: the entity alone is run through the model; the strongest
 //    features (activation x |down|) at its last token in the chosen layers
 //    vote for the tokens they write, grouped by the features' relation labels.
+// With patches applied (EditView), features are read through the overlay and
+// an "edit" column marks the edges an inserted fact of this entity gives.
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <map>
 
 #include "lql/exec_internal.h"
+#include "lql/patched_view.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
@@ -26,9 +29,22 @@ bool wordlike(const std::string& s) {
   return false;
 }
 
+// The live inserted fact about (entity, relation), as "FEATURE capital→Madrid [spain.vlp] L3:29", or "".
+std::string edit_of(const EditView& ev, const std::string& entity, const std::string& relation) {
+  std::string out;
+  for (const LiveEdit& e : ev.live())
+    if (e.fact.entity == entity && e.fact.relation == relation) {
+      std::string mode = edit::mode_name(e.mode);
+      for (char& c : mode) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      out = mode + " " + e.fact.relation + "\xE2\x86\x92" + e.fact.target + " [" + e.patch + "] " + e.where;  // the latest wins
+    }
+  return out;
+}
+
 Result describe_features(const Bound& b, Context& ctx) {
   const Statement& st = *b.st;
   Analyzer& an = ctx.analyzer();
+  EditView ev(ctx);
   const std::vector<int32_t> ids = an.encode(st.text);
   const std::string self = an.piece(ids.back());
   const int64_t per_layer = st.option == "VERBOSE" ? 48 : 24;
@@ -39,12 +55,13 @@ Result describe_features(const Bound& b, Context& ctx) {
   std::map<std::pair<std::string, std::string>, Edge> edges;
   std::vector<float> a;
   for (int64_t l = b.lo; l <= b.hi; ++l) {
-    if (an.has_model()) an.activations(l, t.at(t.attn_resid, l, t.n_tok - 1), a);
+    if (an.has_model()) ev.activations(l, t.at(t.attn_resid, l, t.n_tok - 1), a);
     else an.embedding_scores(l, ids.back(), a);
-    for (const FeatureScore& fs : an.top_features(l, a, per_layer)) {
-      std::vector<vindex::TokenScore> w = an.writes(l, fs.feature, 3);
+    for (const FeatureScore& fs : ev.top_features(l, a, per_layer)) {
+      std::vector<vindex::TokenScore> w = ev.writes(l, fs.feature, 3);
       if (w.empty() || w[0].score <= 0) continue;
-      std::string rel = an.label(l, fs.feature);
+      const edit::Fact* fact = ev.patch().slot_fact(l, fs.feature);
+      std::string rel = fact ? fact->relation : an.label(l, fs.feature);  // a slot votes under its fact's relation
       if (rel.empty()) rel = "?";
       for (const vindex::TokenScore& ts : w) {
         const std::string tgt = an.piece(ts.token);
@@ -79,17 +96,24 @@ Result describe_features(const Bound& b, Context& ctx) {
   r.add_column("score", ColType::Float, 2);
   r.add_column("layer", ColType::Int);
   r.add_column("features", ColType::Int);
-  for (const Edge& e : list) r.rows.push_back({e.relation, e.target, e.score, e.layer, e.n});
+  if (ev.active()) r.add_column("edit", ColType::Text);
+  for (const Edge& e : list) {
+    Row row{e.relation, e.target, e.score, e.layer, e.n};
+    if (ev.active()) row.emplace_back(edit_of(ev, st.text, e.relation));
+    r.rows.push_back(std::move(row));
+  }
   if (!an.has_model()) r.notes.push_back("browse-only vindex: features ranked by gate score of the token embedding (no forward pass)");
   r.notes.push_back("features: top " + std::to_string(per_layer) + " per layer " + std::to_string(b.lo) + "-" + std::to_string(b.hi) +
                     " by activation x |down|, at the last token of \"" + st.text + "\"");
+  for (std::string& n : ev.notes()) r.notes.push_back(std::move(n));
   return r;
 }
 
 // Features of layers [lo, hi] with the largest direct effect on `target`'s
 // logit at the last position (linearised through the final norm).
-std::string effect_features(Analyzer& an, const ForwardTrace& t, int32_t target, int64_t lo, int64_t hi, size_t k,
+std::string effect_features(EditView& ev, const ForwardTrace& t, int32_t target, int64_t lo, int64_t hi, size_t k,
                             int64_t& best_layer) {
+  Analyzer& an = ev.analyzer();
   const int64_t E = an.n_embd();
   std::vector<float> head, a, dv(static_cast<size_t>(E));
   an.head_row(target, head);
@@ -97,10 +121,10 @@ std::string effect_features(Analyzer& an, const ForwardTrace& t, int32_t target,
   struct Hit { int64_t layer, f; double eff; };
   std::vector<Hit> hits;
   for (int64_t l = lo; l <= hi; ++l) {
-    an.activations(l, t.at(t.attn_resid, l, t.n_tok - 1), a);
+    ev.activations(l, t.at(t.attn_resid, l, t.n_tok - 1), a);
     for (size_t f = 0; f < a.size(); ++f) {
-      if (a[f] == 0) continue;
-      an.down(l, static_cast<int64_t>(f), dv.data());
+      if (a[f] == 0) continue;  // masked features too
+      ev.down(l, static_cast<int64_t>(f), dv.data());
       double d = 0;
       for (int64_t i = 0; i < E; ++i) d += static_cast<double>(head[static_cast<size_t>(i)]) * dv[static_cast<size_t>(i)];
       hits.push_back({l, static_cast<int64_t>(f), a[f] * d * inv});
@@ -110,7 +134,7 @@ std::string effect_features(Analyzer& an, const ForwardTrace& t, int32_t target,
   std::string s;
   best_layer = hits.empty() ? lo : hits[0].layer;
   for (size_t i = 0; i < hits.size() && i < k; ++i) {
-    const std::string lab = an.label(hits[i].layer, hits[i].f);
+    const std::string lab = ev.label(hits[i].layer, hits[i].f);
     s += (i ? ", " : "") + std::string("L") + std::to_string(hits[i].layer) + ":" + std::to_string(hits[i].f) +
          (lab.empty() ? "" : "(" + lab + ")");
   }
@@ -152,6 +176,7 @@ std::string whole_word(Analyzer& an, std::vector<int32_t> toks, int32_t tgt) {
 Result describe_templates(const Bound& b, Context& ctx) {
   const Statement& st = *b.st;
   Analyzer& an = ctx.analyzer();
+  EditView ev(ctx);
   const bool verbose = st.option == "VERBOSE", brief = st.option == "BRIEF";
   const double min_spec = verbose ? -1.0 : 0.5;  // below this the answer is not about this entity
   std::vector<std::string> order, others;
@@ -190,7 +215,7 @@ Result describe_templates(const Bound& b, Context& ctx) {
     }
     Edge e{rel, whole_word(an, traces[bi].tokens, tgt), "", "", mean[static_cast<size_t>(tgt)], spec, 0};
     for (size_t i = 1; i < top.size(); ++i) e.also += (i > 1 ? "/" : "") + an.piece(top[i]);
-    e.features = effect_features(an, traces[bi], tgt, b.lo, b.hi, brief ? 1 : 3, e.layer);
+    e.features = effect_features(ev, traces[bi], tgt, b.lo, b.hi, brief ? 1 : 3, e.layer);
     edges.push_back(std::move(e));
   }
   std::stable_sort(edges.begin(), edges.end(), [](const Edge& x, const Edge& y) { return x.spec > y.spec; });
@@ -206,6 +231,7 @@ Result describe_templates(const Bound& b, Context& ctx) {
   r.add_column("layer", ColType::Int);
   r.add_column("features", ColType::Text);
   if (verbose) r.add_column("also", ColType::Text);
+  if (ev.active()) r.add_column("edit", ColType::Text);
   for (const Edge& e : edges) {
     Row row;
     row.reserve(7);
@@ -216,12 +242,15 @@ Result describe_templates(const Bound& b, Context& ctx) {
     row.emplace_back(e.layer);
     row.emplace_back(e.features);
     if (verbose) row.emplace_back(e.also);
+    if (ev.active()) row.emplace_back(edit_of(ev, st.text, e.rel));
     r.rows.push_back(std::move(row));
   }
   r.notes.push_back("from " + std::to_string(ctx.templates.size()) + " relation templates; prob: mean over a relation's prompts; specific: prob minus the mean over " +
                     std::to_string(others.size()) + " contrast entities" + (verbose ? "" : " (edges under 0.5 hidden; VERBOSE shows all)"));
   r.notes.push_back("layer, features: the FFN features (layer:feature) with the largest direct effect on the target, layers " +
                     std::to_string(b.lo) + "-" + std::to_string(b.hi));
+  if (ev.active()) r.notes.push_back("edit: the live inserted fact about " + st.text + " and that relation (mechanism, patch, where)");
+  for (std::string& n : ev.notes()) r.notes.push_back(std::move(n));
   return r;
 }
 

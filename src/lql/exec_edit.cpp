@@ -140,8 +140,10 @@ Result insert_row(const Statement& st, Context& ctx, edit::Workspace& ws, const 
   }
   const double alpha = op.alpha;
   std::string where;
-  for (const auto& [il, L] : op.ffn.layers)
-    for (const FfnSlot& s : L.slots) where = "layer " + std::to_string(il) + " feature " + std::to_string(s.feature);
+  for (const auto& [il, L] : op.ffn.layers)  // a whole-word target has one feature per token
+    for (size_t k = 0; k < L.slots.size(); ++k)
+      where += (k ? "," : "layer " + std::to_string(il) + (L.slots.size() > 1 ? " features " : " feature ")) +
+               std::to_string(L.slots[k].feature);
   if (mode == edit::Mode::Memit) where = "layers " + std::to_string(op.layers.front()) + "-" + std::to_string(op.layers.back());
   if (mode == edit::Mode::KNN) where = "layer " + std::to_string(op.layers.front()) + " (lookup)";
   ws.add(std::move(op));
@@ -160,6 +162,11 @@ Result insert_row(const Statement& st, Context& ctx, edit::Workspace& ws, const 
   r.add_column("top1", ColType::Text);
   r.rows.push_back({f.entity, f.relation, f.target, std::string(edit::mode_name(mode)), where, alpha, ctx.analyzer().piece(top)});
   r.notes.push_back("prompt \"" + f.prompt + "\"; patch " + (ws.open_patch().path.empty() ? "(session, unsaved)" : ws.open_patch().path));
+  // Whole-word check: the greedy continuation over as many tokens as the target has.
+  const int64_t n = static_cast<int64_t>(f.steps().size());
+  const std::string cont = edit::greedy_text(ws.editor(), f.prompt, n, ws.stack().ffn().get(), ws.stack().knn());
+  r.notes.push_back("greedy continuation (" + std::to_string(n) + (n > 1 ? " tokens" : " token") + "): \"" + cont + "\"" +
+                    (cont.rfind(" " + f.target, 0) == 0 ? "" : " (not yet the whole target)"));
   return r;
 }
 

@@ -8,6 +8,7 @@
 
 #include "engine/model.h"
 #include "lql/exec_internal.h"
+#include "lql/patched_view.h"
 #include "util/error.h"
 
 namespace larql::lql {
@@ -25,6 +26,7 @@ float dot(const float* a, const float* b, int64_t n) {
 Result exec_walk(const Bound& b, Context& ctx) {
   const Statement& st = *b.st;
   Analyzer& an = ctx.analyzer();
+  EditView ev(ctx);  // applied patches: inserted features listed, masked ones left out
   const std::vector<int32_t> ids = an.encode(st.text);
   ForwardTrace t;
   if (an.has_model()) t = an.forward(ids);
@@ -37,21 +39,24 @@ Result exec_walk(const Bound& b, Context& ctx) {
   r.add_column("writes", ColType::Text);
   std::vector<float> s, a;
   for (int64_t l = b.lo; l <= b.hi; ++l) {
+    std::vector<vindex::FeatureHit> hits;
     if (an.has_model()) {
       const float* res = t.at(t.attn_resid, l, t.n_tok - 1);
-      an.gate_scores(l, res, s);
-      an.activations(l, res, a);
+      hits = ev.gate_knn(l, res, b.top);
+      ev.activations(l, res, a);
     } else {
       an.embedding_scores(l, ids.back(), s);
+      for (int32_t f : top_k(s, b.top)) hits.push_back({{l, -1, f}, s[static_cast<size_t>(f)]});
     }
-    for (int32_t f : top_k(s, b.top)) {
-      r.rows.push_back({l, static_cast<int64_t>(f), static_cast<double>(s[static_cast<size_t>(f)]),
-                        a.empty() ? Cell() : Cell(static_cast<double>(a[static_cast<size_t>(f)])), an.label(l, f),
-                        tokens_text(an, an.writes(l, f, 3), 3)});
+    for (const vindex::FeatureHit& h : hits) {
+      const int64_t f = h.addr.feature;
+      r.rows.push_back({l, f, static_cast<double>(h.score), a.empty() ? Cell() : Cell(static_cast<double>(a[static_cast<size_t>(f)])),
+                        ev.label(l, f), tokens_text(an, ev.writes(l, f, 3), 3)});
     }
   }
   r.header.push_back("walk \"" + st.text + "\": top " + std::to_string(b.top) + " features by gate score per layer (" +
                      (an.has_model() ? "residual at the last token" : "token embedding, no inference weights") + ")");
+  for (std::string& n : ev.notes()) r.notes.push_back(std::move(n));
   return r;
 }
 

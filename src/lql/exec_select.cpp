@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "lql/exec_internal.h"
+#include "lql/patched_view.h"
 #include "util/error.h"
 
 namespace larql::lql {
@@ -108,6 +109,7 @@ void apply_relational(Result& r, const Statement& st, const std::vector<int>& pr
 Result exec_select(const Bound& b, Context& ctx) {
   const Statement& st = *b.st;
   Analyzer& an = ctx.analyzer();
+  EditView ev(ctx);  // applied patches: slots listed as edits, masked features left out
   Result r;
   r.columns = b.schema;
   const bool show = st.kind == Kind::ShowFeatures;
@@ -145,13 +147,14 @@ Result exec_select(const Bound& b, Context& ctx) {
     std::vector<float> scores;
     for (int64_t l = lo; l <= hi; ++l) {
       if (!layer_wanted(st, l)) continue;
-      if (nearest) an.gate_scores(l, q.data() + l * E, scores);
-      const std::vector<float>& dn = an.down_norms(l);
-      const std::vector<vindex::Cluster> none;
+      if (nearest) ev.gate_scores(l, q.data() + l * E, scores);
+      const std::vector<float>& dn = ev.down_norms(l);
       for (int64_t f = 0; f < an.n_features(l); ++f) {
-        std::vector<vindex::TokenScore> w = an.writes(l, f, k_tokens);
-        const std::string lab = an.label(l, f);
-        const int64_t cl = an.vindex() ? an.vindex()->cluster_of({l, -1, f}) : -1;
+        if (ev.masked(l, f)) continue;  // deleted: no longer stored knowledge
+        std::vector<vindex::TokenScore> w = ev.writes(l, f, k_tokens);
+        const std::string lab = ev.label(l, f);
+        const int64_t cl = an.vindex() && !ev.is_slot(l, f) ? an.vindex()->cluster_of({l, -1, f}) : -1;
+        const edit::Fact* fact = ev.patch().slot_fact(l, f);
         if (table == "FEATURES") {
           // Built cell by cell: GCC 12 warns falsely on variant initializer lists here.
           Row row;
@@ -169,8 +172,9 @@ Result exec_select(const Bound& b, Context& ctx) {
           for (size_t i = 0; i < w.size(); ++i) {
             Row row;
             row.reserve(8);
-          row.reserve(8);
-            if (nearest) row.emplace_back(st.nearest); else row.emplace_back();
+            if (nearest) row.emplace_back(st.nearest);
+            else if (fact) row.emplace_back(fact->entity);  // an inserted edge names its entity
+            else row.emplace_back();
             row.emplace_back(lab);
             row.emplace_back(an.piece(w[i].token));
             row.emplace_back(l);
@@ -189,6 +193,8 @@ Result exec_select(const Bound& b, Context& ctx) {
     const size_t i = r.columns.size() - 1;
     std::stable_sort(r.rows.begin(), r.rows.end(), [&](const Row& a, const Row& c) { return compare_cells(a[i], c[i]) > 0; });
   }
+  if (table != "ENTITIES")
+    for (std::string& n : ev.notes()) r.notes.push_back(std::move(n));
   if (show) {
     Statement s2 = st;
     s2.limit = b.top;

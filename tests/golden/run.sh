@@ -13,7 +13,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 FACTS=$SHARED/fixtures/models/facts
 if [ ! -f "$FACTS/facts-F32.gguf" ]; then echo "SKIPPED: fixtures not found at $SHARED/fixtures"; exit 77; fi
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+works=()
+trap 'rm -rf "$TMP" "${works[@]}"' EXIT
 VINDEX=$TMP/facts.vindex
 if ! "$LARQL" extract "$FACTS/facts-F32.gguf" -o "$VINDEX" --probes "$HERE/facts.probes" -t 1 >"$TMP/extract.log" 2>&1; then
   echo "FAIL: extraction of the facts vindex"; cat "$TMP/extract.log"; exit 1
@@ -23,10 +24,13 @@ if [ ${#names[@]} -eq 0 ]; then for f in "$HERE"/*.lql; do names+=("$(basename "
 pass=0; fail=0
 for n in "${names[@]}"; do
   script=$TMP/$n.lql
-  sed -e "s|@FACTS@|$FACTS|g" -e "s|@VINDEX@|$VINDEX|g" -e "s|@TMP@|$TMP|g" "$HERE/$n.lql" >"$script"
+  # Each script gets its own @TMP@ so patch files of one never leak into another
+  # (a mktemp name, the same length as $TMP: table widths in .expected depend on it).
+  work=$(mktemp -d); works+=("$work")
+  sed -e "s|@FACTS@|$FACTS|g" -e "s|@VINDEX@|$VINDEX|g" -e "s|@TMP@|$work|g" "$HERE/$n.lql" >"$script"
   # Paths differ per machine: print them as placeholders again.
-  (cd "$TMP" && "$LARQL" lql --keep-going -t 1 -f "$script" 2>&1; echo "-- exit $?") |
-    sed -e "s|$VINDEX|@VINDEX@|g" -e "s|$FACTS|@FACTS@|g" -e "s|$TMP|@TMP@|g" >"$TMP/$n.out"
+  (cd "$work" && "$LARQL" lql --keep-going -t 1 -f "$script" 2>&1; echo "-- exit $?") |
+    sed -e "s|$VINDEX|@VINDEX@|g" -e "s|$FACTS|@FACTS@|g" -e "s|$work|@TMP@|g" -e "s|$TMP|@TMP@|g" >"$TMP/$n.out"
   if [ "${UPDATE:-0}" = 1 ]; then cp "$TMP/$n.out" "$HERE/$n.expected"; echo "updated $n.expected"; continue; fi
   if diff -u "$HERE/$n.expected" "$TMP/$n.out" >"$TMP/$n.diff" 2>&1; then
     pass=$((pass+1))

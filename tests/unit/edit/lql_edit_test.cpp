@@ -59,13 +59,14 @@ TEST(EditLql, InsertSaveApplyCompileDiff) {
   EXPECT_EQ(r[2].rows.size(), 1u);
   r = lql::run(c2, "REMOVE PATCH \"" + vlp + "\"; INFER \"The capital of Spain is\" TOP 1;");
   EXPECT_EQ(all_notes(r).find("FEATURE edit"), std::string::npos);
-  // COMPILE into a vindex and DIFF it against the base's vindex: one slot on layer 3.
+  // COMPILE into a vindex and DIFF it against the base's vindex: on layer 3, one
+  // slot per target token of " Madrid" (' M' ad ri d: a whole-word edit).
   const std::string base_vx = (d / "base.vindex").string(), out_vx = (d / "out.vindex").string();
   lql::run(ctx, "EXTRACT MODEL \"" + model + "\" INTO \"" + base_vx + "\"; COMPILE CURRENT INTO VINDEX \"" + out_vx + "\";");
   r = lql::run(ctx, "DIFF \"" + base_vx + "\" \"" + out_vx + "\" INTO PATCH \"" + (d / "diff.vlp").string() + "\";");
   ASSERT_EQ(r[0].rows.size(), 4u);
   for (int l = 0; l < 3; ++l) EXPECT_EQ(std::get<int64_t>(r[0].rows[l][1]), 0);
-  EXPECT_EQ(std::get<int64_t>(r[0].rows[3][1]), 1);  // the FEATURE slot
+  EXPECT_EQ(std::get<int64_t>(r[0].rows[3][1]), 4);  // the FEATURE slots
   EXPECT_EQ(file_bytes(model), before);             // the base file is never written
   fs::remove_all(d);
 }

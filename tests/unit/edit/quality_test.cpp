@@ -65,6 +65,10 @@ void check(const edit::EvalResult& r, int64_t n = 30) {
   EXPECT_EQ(r.n_edits, n);
   EXPECT_LE(r.efficacy_before, 0.5);  // the model does not know most of them
   EXPECT_GE(r.efficacy, 0.95);
+  // Whole word: the greedy continuation is " " + target, every token of it
+  // (the unedited model gets 4 of 30; a first-token-only edit got ~13%).
+  EXPECT_GE(r.efficacy_word, 0.95);
+  EXPECT_LE(r.efficacy_word_before, 0.5);
   EXPECT_GE(r.recall_base, 0.99);
   EXPECT_GE(r.recall_edited, r.recall_base - 0.01);
   EXPECT_GE(r.recall_edited, 0.99);
@@ -79,6 +83,9 @@ void check_compiled(const edit::EvalResult& r) {
   EXPECT_GE(c.efficacy, 0.95);
   EXPECT_LE(std::abs(c.efficacy - r.efficacy), 0.01 + 1e-9);
   EXPECT_LE(std::abs(c.generalization - r.generalization), 0.01 + 1e-9);
+  EXPECT_GE(c.efficacy_word, 0.95);
+  EXPECT_LE(std::abs(c.efficacy_word - r.efficacy_word), 0.01 + 1e-9);
+  EXPECT_LE(std::abs(c.generalization_word - r.generalization_word), 0.01 + 1e-9);
   EXPECT_LE(std::abs(c.recall_edited - r.recall_edited), 0.01 + 1e-9);
   EXPECT_GE(c.recall_edited, 0.99);
   // Same function up to float rounding: the KL to the unedited model barely moves.
@@ -104,6 +111,7 @@ TEST(EditQuality, KnnAllHeldOut) {
   LARQL_REQUIRE_FIXTURES();
   const edit::EvalResult r = run_mode(edit::Mode::KNN, -1, true);
   EXPECT_EQ(r.efficacy, 1.0);  // exact prompts always hit their key
+  EXPECT_EQ(r.efficacy_word, 1.0);  // and so does every continuation step
   EXPECT_GE(r.recall_edited, r.recall_base - 0.01);
   EXPECT_FALSE(r.compiled.measured);  // a lookup, not a weight change
   EXPECT_EQ(r.compiled.note, "n/a (not compiled)");
@@ -138,6 +146,7 @@ TEST(EditQuality, CompiledEmptyPatchIsTheBaseModel) {
   ASSERT_TRUE(r.compiled.measured);
   EXPECT_EQ(r.compiled.tensors_changed, 0);
   EXPECT_NEAR(r.compiled.efficacy, 0.2, 1e-9);
+  EXPECT_NEAR(r.compiled.efficacy_word, 4.0 / 30, 1e-9);  // whole word: fewer than the first token
   EXPECT_EQ(r.compiled.recall_edited, 1.0);
   EXPECT_LT(r.compiled.mean_kl, 1e-9);
 }
