@@ -110,51 +110,52 @@ float dot_q4_0(const uint8_t* w, const uint8_t* a, int64_t nb) {
   return s;
 }
 
-float dot_q5_0(const uint8_t* w, const uint8_t* a, int64_t nb) {
-  const auto* x = reinterpret_cast<const BlockQ5_0*>(w);
-  const auto* y = reinterpret_cast<const BlockQ8_0*>(a);
-  float s = 0;
-  for (int64_t i = 0; i < nb; ++i) {
-    const uint32_t qh = qh32(x[i].qh);
-    int acc = 0;
-    for (int j = 0; j < 16; ++j) {
-      const int q0 = ((x[i].qs[j] & 0x0F) | (((qh >> j) & 1) << 4)) - 16;
-      const int q1 = ((x[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
-      acc += q0 * y[i].qs[j] + q1 * y[i].qs[j + 16];
-    }
-    s += load_half(x[i].d) * load_half(y[i].d) * static_cast<float>(acc);
+// Q5_0 / Q4_1 / Q5_1 in ggml's AVX2 vec_dot order (as dot_q8_0): 8 float lanes,
+// lane l fed fma(d_w*d_a, S_l, acc_l) with S_l the exact sum over bytes 4l..4l+3;
+// Q4_1/Q5_1 add the min terms fma(m, s, summs) in one separate float added after the lanes.
+// The SIMD kernels (qdot_avx2.cpp, qdot_avx512_impl.h) reproduce this bit for bit.
+// Codes of one block in activation order (bytes 0-15 low nibbles, 16-31 high).
+void codes_q45(const uint8_t* qs, const uint8_t* qhp, int off, int* q) {
+  const uint32_t qh = qhp ? qh32(qhp) : 0;
+  for (int j = 0; j < 16; ++j) {
+    q[j] = (qs[j] & 0x0F) | (((qh >> j) & 1) << 4);
+    q[j + 16] = (qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
   }
-  return s;
+  for (int j = 0; j < 32; ++j) q[j] -= off;
 }
 
-float dot_q4_1(const uint8_t* w, const uint8_t* a, int64_t nb) {
-  const auto* x = reinterpret_cast<const BlockQ4_1*>(w);
-  const auto* y = reinterpret_cast<const BlockQ8_1*>(a);
-  float s = 0;
+template <class Block, bool MIN, bool FIVE>
+float dot_q45_lanes(const uint8_t* w, const uint8_t* a, int64_t nb) {
+  const auto* x = reinterpret_cast<const Block*>(w);
+  float acc[8] = {}, summs = 0;
+  int q[32];
   for (int64_t i = 0; i < nb; ++i) {
-    int acc = 0;
-    for (int j = 0; j < 16; ++j) acc += (x[i].qs[j] & 0x0F) * y[i].qs[j] + (x[i].qs[j] >> 4) * y[i].qs[j + 16];
-    s += load_half(x[i].d) * load_half(y[i].d) * static_cast<float>(acc) + load_half(x[i].m) * load_half(y[i].s);
+    const int8_t* yq;
+    float yd;
+    if constexpr (MIN) {
+      const auto& y = reinterpret_cast<const BlockQ8_1*>(a)[i];
+      yq = y.qs; yd = load_half(y.d);
+      summs = std::fma(load_half(x[i].m), load_half(y.s), summs);  // fused: same bits in every TU
+    } else {
+      const auto& y = reinterpret_cast<const BlockQ8_0*>(a)[i];
+      yq = y.qs; yd = load_half(y.d);
+    }
+    const uint8_t* qh = nullptr;
+    if constexpr (FIVE) qh = x[i].qh;
+    codes_q45(x[i].qs, qh, MIN ? 0 : 16, q);
+    const float d = load_half(x[i].d) * yd;
+    for (int l = 0; l < 8; ++l) {
+      int s = 0;
+      for (int k = 0; k < 4; ++k) s += q[4 * l + k] * yq[4 * l + k];
+      acc[l] = std::fma(d, static_cast<float>(s), acc[l]);
+    }
   }
-  return s;
+  return hsum8(acc) + summs;
 }
 
-float dot_q5_1(const uint8_t* w, const uint8_t* a, int64_t nb) {
-  const auto* x = reinterpret_cast<const BlockQ5_1*>(w);
-  const auto* y = reinterpret_cast<const BlockQ8_1*>(a);
-  float s = 0;
-  for (int64_t i = 0; i < nb; ++i) {
-    const uint32_t qh = qh32(x[i].qh);
-    int acc = 0;
-    for (int j = 0; j < 16; ++j) {
-      const int q0 = (x[i].qs[j] & 0x0F) | (((qh >> j) & 1) << 4);
-      const int q1 = (x[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
-      acc += q0 * y[i].qs[j] + q1 * y[i].qs[j + 16];
-    }
-    s += load_half(x[i].d) * load_half(y[i].d) * static_cast<float>(acc) + load_half(x[i].m) * load_half(y[i].s);
-  }
-  return s;
-}
+float dot_q5_0(const uint8_t* w, const uint8_t* a, int64_t nb) { return dot_q45_lanes<BlockQ5_0, false, true>(w, a, nb); }
+float dot_q4_1(const uint8_t* w, const uint8_t* a, int64_t nb) { return dot_q45_lanes<BlockQ4_1, true, false>(w, a, nb); }
+float dot_q5_1(const uint8_t* w, const uint8_t* a, int64_t nb) { return dot_q45_lanes<BlockQ5_1, true, true>(w, a, nb); }
 
 // K-quants: codes q[256], per-16 integer scales sc[16] (and mins mn[16]); the
 // block contributes d*sum_g sc_g*sum(q*a) - dmin*sum_g mn_g*bsum_g.
@@ -400,9 +401,14 @@ void quantize_act(GGMLType w, const float* x, int64_t n, uint8_t* out) {
 }
 
 namespace {
-bool has_simd_kernel(GGMLType w) {
+// Types with kernels in the sequential order (seq_rows).
+bool has_seq_kernel(GGMLType w) {
   return w == GGMLType::Q8_0 || w == GGMLType::Q4_0 || w == GGMLType::Q4_K || w == GGMLType::Q5_K ||
          w == GGMLType::Q6_K;
+}
+// Types with kernels in the vec_dot order (dot_rows): those plus Q5_0, Q4_1, Q5_1.
+bool has_simd_kernel(GGMLType w) {
+  return has_seq_kernel(w) || w == GGMLType::Q5_0 || w == GGMLType::Q4_1 || w == GGMLType::Q5_1;
 }
 
 Isa choose_isa() {
@@ -419,6 +425,11 @@ Isa choose_isa() {
 
 // AVX2 rows: the 4-row kernels where they exist, else one row at a time.
 void avx2_rows(GGMLType w, const uint8_t* wr, const uint8_t* a, size_t stride, int64_t n, int nt, float* out) {
+  if (w == GGMLType::Q5_0 || w == GGMLType::Q4_1 || w == GGMLType::Q5_1) {
+    for (; nt >= 4; nt -= 4, a += 4 * stride, out += 4) avx2::dot_q45_x4(w, wr, a, stride, n / 32, out);
+    for (; nt > 0; --nt, a += stride, ++out) avx2::dot_q45_x1(w, wr, a, n / 32, out);
+    return;
+  }
   for (; nt >= 4 && w != GGMLType::Q4_0; nt -= 4, a += 4 * stride, out += 4) {
     if (w == GGMLType::Q6_K) avx2::dot_q6_k_x4(wr, a, stride, n / 256, out);
     else if (w == GGMLType::Q8_0) avx2::dot_q8_0_x4(wr, a, stride, n / 32, out);
@@ -540,7 +551,7 @@ float dot_seq_scalar(GGMLType w, const uint8_t* wr, const uint8_t* a, int64_t n)
 }
 
 void seq_rows(Isa f, GGMLType w, const uint8_t* wr, const uint8_t* a, size_t stride, int64_t n, int nt, float* out) {
-  if (!has_simd_kernel(w) || !isa_available(f)) f = Isa::Scalar;
+  if (!has_seq_kernel(w) || !isa_available(f)) f = Isa::Scalar;
   if (f == Isa::Avx2 && w == GGMLType::Q4_0) f = Isa::Scalar;  // no AVX2 kernel in this order
   switch (f) {
     case Isa::Avx512Vnni: avx512vnni::seq_rows(w, wr, a, stride, n, nt, out); return;

@@ -268,4 +268,69 @@ void seq_q4_k_x1(const uint8_t* w, const uint8_t* a, int64_t nb, bool five, floa
 void seq_q6_k_x4(const uint8_t* w, const uint8_t* a, size_t st, int64_t nb, float* out) { dot_q6_k_n<4, true>(w, a, st, nb, out); }
 void seq_q6_k_x1(const uint8_t* w, const uint8_t* a, int64_t nb, float* out) { dot_q6_k_n<1, true>(w, a, 0, nb, out); }
 
+// Q5_0 / Q4_1 / Q5_1 in the scalar reference's lane order (qdot.cpp dot_q45_lanes).
+namespace {
+struct BlockQ8_1v { uint8_t d[2]; uint8_t s[2]; int8_t qs[32]; };
+
+// Byte k = 0xFF where bit k of the 32-bit qh is set: byte k takes qh byte k/8,
+// then keeps only its bit k%8 and compares.
+LARQL_AVX2 inline __m256i bits_to_bytes(const uint8_t* qh) {
+  uint32_t v;
+  std::memcpy(&v, qh, 4);
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(v)),
+      _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+}
+
+template <int NT, class Block, bool MIN, bool FIVE>
+LARQL_AVX2 void dot_q45_n(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb, float* out) {
+  const auto* x = reinterpret_cast<const Block*>(w);
+  const __m256i m4 = _mm256_set1_epi8(0x0F), h16 = _mm256_set1_epi8(0x10);
+  __m256 acc[NT];
+  float summs[NT];
+  for (int t = 0; t < NT; ++t) { acc[t] = _mm256_setzero_ps(); summs[t] = 0; }
+  for (int64_t i = 0; i < nb; ++i) {
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].qs));
+    __m256i qx = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), m4);
+    if constexpr (FIVE) qx = _mm256_or_si256(qx, _mm256_and_si256(bits_to_bytes(x[i].qh), h16));
+    __m256i ax = qx;
+    if constexpr (!MIN) {  // Q5_0: signed codes, |x| times sign-adjusted y
+      qx = _mm256_sub_epi8(qx, h16);
+      ax = _mm256_sign_epi8(qx, qx);
+    }
+    const float xd = load_half(x[i].d);
+    for (int t = 0; t < NT; ++t) {
+      const uint8_t* yb = a + t * a_stride;
+      const int8_t* yq;
+      float yd;
+      if constexpr (MIN) {
+        const auto& y = reinterpret_cast<const BlockQ8_1v*>(yb)[i];
+        yq = y.qs; yd = load_half(y.d);
+        summs[t] = std::fma(load_half(x[i].m), load_half(y.s), summs[t]);
+      } else {
+        const auto& y = reinterpret_cast<const BlockQ8_0*>(yb)[i];
+        yq = y.qs; yd = load_half(y.d);
+      }
+      __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(yq));
+      if constexpr (!MIN) qy = _mm256_sign_epi8(qy, qx);
+      const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, qy), _mm256_set1_epi16(1));
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xd * yd), _mm256_cvtepi32_ps(p), acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) out[t] = hsum(acc[t]) + summs[t];
+}
+
+template <int NT>
+void dot_q45(GGMLType type, const uint8_t* w, const uint8_t* a, size_t st, int64_t nb, float* out) {
+  if (type == GGMLType::Q5_0) dot_q45_n<NT, BlockQ5_0, false, true>(w, a, st, nb, out);
+  else if (type == GGMLType::Q4_1) dot_q45_n<NT, BlockQ4_1, true, false>(w, a, st, nb, out);
+  else dot_q45_n<NT, BlockQ5_1, true, true>(w, a, st, nb, out);
+}
+}  // namespace
+
+void dot_q45_x4(GGMLType type, const uint8_t* w, const uint8_t* a, size_t st, int64_t nb, float* out) { dot_q45<4>(type, w, a, st, nb, out); }
+void dot_q45_x1(GGMLType type, const uint8_t* w, const uint8_t* a, int64_t nb, float* out) { dot_q45<1>(type, w, a, 0, nb, out); }
+
 }  // namespace larql::qdot::avx2

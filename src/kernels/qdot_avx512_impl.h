@@ -255,6 +255,60 @@ void dot_q8_0_n(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb,
   for (int t = 0; t < NT; ++t) out[t] = SEQ ? seq[t] : hsum(acc[t]);
 }
 
+// Q5_0 / Q4_1 / Q5_1: one block per ymm, same float sequence as the AVX2 kernel
+// (and qdot.cpp's dot_q45_lanes); the fifth bits come straight from a mask register.
+struct BlockQ8_1v { uint8_t d[2]; uint8_t s[2]; int8_t qs[32]; };
+
+inline __m256i dot_u8i8_256(__m256i u, __m256i v) {
+#if LARQL_QDOT_VNNI
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, v);
+#else
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, v), _mm256_set1_epi16(1));
+#endif
+}
+
+template <int NT, class Block, bool MIN, bool FIVE>
+void dot_q45_n(const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t nb, float* out) {
+  const auto* x = reinterpret_cast<const Block*>(w);
+  const __m256i m4 = _mm256_set1_epi8(0x0F), h16 = _mm256_set1_epi8(0x10);
+  __m256 acc[NT];
+  float summs[NT];
+  for (int t = 0; t < NT; ++t) { acc[t] = _mm256_setzero_ps(); summs[t] = 0; }
+  for (int64_t i = 0; i < nb; ++i) {
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].qs));
+    __m256i qx = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), m4);
+    if constexpr (FIVE) {
+      uint32_t qh;
+      std::memcpy(&qh, x[i].qh, 4);
+      qx = _mm256_or_si256(qx, _mm256_maskz_mov_epi8(static_cast<__mmask32>(qh), h16));
+    }
+    __mmask32 neg = 0;
+    if constexpr (!MIN) {  // Q5_0: |code| times y with the code's sign
+      qx = _mm256_sub_epi8(qx, h16);
+      neg = _mm256_movepi8_mask(qx);
+      qx = _mm256_abs_epi8(qx);
+    }
+    const float xd = load_half(x[i].d);
+    for (int t = 0; t < NT; ++t) {
+      const uint8_t* yb = a + t * a_stride;
+      const int8_t* yq;
+      float yd;
+      if constexpr (MIN) {
+        const auto& y = reinterpret_cast<const BlockQ8_1v*>(yb)[i];
+        yq = y.qs; yd = load_half(y.d);
+        summs[t] = std::fma(load_half(x[i].m), load_half(y.s), summs[t]);
+      } else {
+        const auto& y = reinterpret_cast<const BlockQ8_0*>(yb)[i];
+        yq = y.qs; yd = load_half(y.d);
+      }
+      __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(yq));
+      if constexpr (!MIN) qy = _mm256_mask_sub_epi8(qy, neg, _mm256_setzero_si256(), qy);
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xd * yd), _mm256_cvtepi32_ps(dot_u8i8_256(qx, qy)), acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) out[t] = hsum(acc[t]) + summs[t];
+}
+
 // nt activation rows (a_stride bytes apart) against one weight row, nt >= 1.
 template <bool SEQ>
 void dot_rows_t(GGMLType type, const uint8_t* w, const uint8_t* a, size_t a_stride, int64_t n, int nt, float* out) {
@@ -285,6 +339,20 @@ void dot_rows_t(GGMLType type, const uint8_t* w, const uint8_t* a, size_t a_stri
       run([&](const uint8_t* p, int64_t nb) { dot_q8_0_n<1, true, SEQ>(w, p, a_stride, nb, out); },
           [&](const uint8_t* p, int64_t nb) { dot_q8_0_n<4, true, SEQ>(w, p, a_stride, nb, out); },
           [&](const uint8_t* p, int64_t nb) { dot_q8_0_n<8, true, SEQ>(w, p, a_stride, nb, out); }, n / 32);
+      return;
+    case GGMLType::Q5_0: case GGMLType::Q4_1: case GGMLType::Q5_1:
+      if constexpr (!SEQ) {
+        auto go = [&](auto blk, auto min_t, auto five_t) {
+          using B = decltype(blk);
+          constexpr bool M = decltype(min_t)::value, F = decltype(five_t)::value;
+          run([&](const uint8_t* p, int64_t nb) { dot_q45_n<1, B, M, F>(w, p, a_stride, nb, out); },
+              [&](const uint8_t* p, int64_t nb) { dot_q45_n<4, B, M, F>(w, p, a_stride, nb, out); },
+              [&](const uint8_t* p, int64_t nb) { dot_q45_n<8, B, M, F>(w, p, a_stride, nb, out); }, n / 32);
+        };
+        if (type == GGMLType::Q5_0) go(BlockQ5_0{}, std::false_type{}, std::true_type{});
+        else if (type == GGMLType::Q4_1) go(BlockQ4_1{}, std::true_type{}, std::false_type{});
+        else go(BlockQ5_1{}, std::true_type{}, std::true_type{});
+      }
       return;
     default: return;
   }

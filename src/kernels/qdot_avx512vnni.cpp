@@ -3,7 +3,9 @@
 // shared with other files is compiled for AVX-512.
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/qdot_simd.h"
 #include "tensor/quants_impl.h"

@@ -22,6 +22,9 @@ void seq_q4_k_x4(const uint8_t* w, const uint8_t* a, size_t st, int64_t nb, bool
 void seq_q4_k_x1(const uint8_t* w, const uint8_t* a, int64_t nb, bool five, float* out);
 void seq_q6_k_x4(const uint8_t* w, const uint8_t* a, size_t st, int64_t nb, float* out);
 void seq_q6_k_x1(const uint8_t* w, const uint8_t* a, int64_t nb, float* out);
+// Q5_0 / Q4_1 / Q5_1 (type), vec_dot lane order; bit-identical to qdot::dot_scalar.
+void dot_q45_x4(GGMLType type, const uint8_t* w, const uint8_t* a, size_t st, int64_t nb, float* out);
+void dot_q45_x1(GGMLType type, const uint8_t* w, const uint8_t* a, int64_t nb, float* out);
 }  // namespace larql::qdot::avx2
 
 // AVX-512 BW (qdot_avx512.cpp) and AVX-512 VNNI (qdot_avx512vnni.cpp): nt
