@@ -298,10 +298,21 @@ std::unique_ptr<Packed> pack(const WeightView& w, ThreadPool* pool) {
   p->codes_offset = (p->meta_bytes * static_cast<size_t>(nb) + 63) / 64 * 64;
   p->group_bytes = p->codes_offset + p->code_bytes * static_cast<size_t>(nb);
   p->bytes = p->group_bytes * static_cast<size_t>(ng);
-  // No MADV_HUGEPAGE: each tensor's partly used last 2 MiB page would add ~1 MiB of RSS.
+  // Transparent huge pages for the whole 2 MiB pages inside the copy: decode
+  // streams these matrices, and with 4 KiB pages every page is a TLB miss (a
+  // two-level walk in a VM) that stalls the stream. The partial last 2 MiB stays
+  // in 4 KiB pages so no tensor pays up to 2 MiB of unused RSS.
+  constexpr size_t kHuge = size_t{2} << 20;
   const size_t alloc = (p->bytes + 4095) / 4096 * 4096;
-  p->data = static_cast<uint8_t*>(std::aligned_alloc(4096, alloc));
+  p->data = static_cast<uint8_t*>(std::aligned_alloc(alloc >= kHuge ? kHuge : 4096, alloc));
   if (!p->data) throw Error("repack: out of memory");
+#ifdef MADV_HUGEPAGE
+  static const bool thp = [] {  // LARQL_HUGEPAGES=0 turns it off (A/B runs)
+    const char* e = std::getenv("LARQL_HUGEPAGES");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  if (thp && alloc >= kHuge) madvise(p->data, alloc / kHuge * kHuge, MADV_HUGEPAGE);
+#endif
 #ifdef MADV_POPULATE_WRITE
   madvise(p->data, alloc, MADV_POPULATE_WRITE);  // one call instead of a page fault per 4 KiB (costly in a VM)
 #endif

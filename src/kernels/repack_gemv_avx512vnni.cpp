@@ -1,5 +1,5 @@
-// Decode (one token) kernels over the row-interleaved layout of repack.h for the
-// K-quants. Same per-lane operations as the nt = 1 case of repack_avx512vnni.cpp
+// Decode (one token) kernels over the row-interleaved layout of repack.h for
+// Q4_K, Q5_K, Q6_K, Q8_0 and Q4_0. Same per-lane operations as the nt = 1 case of repack_avx512vnni.cpp
 // (exact integer sums, then the scalar reference's float products and fmas in
 // block order), so results equal qdot::seq_rows bit for bit. What differs is the
 // schedule, tuned for a single token where nothing amortizes the unpacking:
@@ -47,10 +47,12 @@ inline float act_f32(const uint8_t* p) { float f; std::memcpy(&f, p, 4); return 
 inline void pf(const uint8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 
 // Bytes ahead of the code stream to prefetch (0 = off); LARQL_GEMV_PF overrides (tuning).
+// 3 KiB measured best here (bench_kernels BM_gemv dram, single thread, 2 MiB pages):
+// Q4_K 17 -> 31 GB/s, Q6_K 16 -> 29 GB/s against 1 KiB; 0 leaves ~40 % on the table.
 size_t pf_dist() {
   static const size_t d = [] {
     const char* e = std::getenv("LARQL_GEMV_PF");
-    return e ? static_cast<size_t>(std::strtoul(e, nullptr, 10)) : size_t{1024};
+    return e ? static_cast<size_t>(std::strtoul(e, nullptr, 10)) : size_t{3072};
   }();
   return d;
 }
@@ -156,11 +158,44 @@ void gemv_q6_k(const Groups& gr, int64_t nb, const uint8_t* act, const int32_t* 
   for (int g = 0; g < G; ++g) _mm512_storeu_ps(y + g * kRows, acc[g]);
 }
 
+// Q8_0 (Q4 = false) and Q4_0: S starts at the block's correction x[b];
+// acc = fma(float(S), d_w * d_a, acc). Four vpdpbusd chains hide their latency.
+template <bool Q4>
+void gemv_q8_0(const Groups& gr, int64_t nb, const uint8_t* act, const int32_t* x, size_t pd, float* y) {
+  constexpr int kLines = Q4 ? 4 : 8;  // 64-byte code vectors per block
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* c = gr.codes(0, b);
+    const uint8_t* qa = act + b * sizeof(BlockQ8_0) + 2;
+    if (pd)
+      for (int l = 0; l < kLines; ++l) pf(c + 64 * l + pd);
+    __m512i s[4] = {_mm512_set1_epi32(x[b]), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
+    if constexpr (Q4) {
+      for (int v = 0; v < 4; ++v) {
+        const __m512i raw = ld(c + 64 * v);
+        const __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+        s[v] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(s[v], lo, bc(qa + 4 * v)), hi, bc(qa + 4 * v + 16));
+      }
+    } else {
+      for (int g = 0; g < 8; ++g) s[g % 4] = _mm512_dpbusd_epi32(s[g % 4], ld(c + 64 * g), bc(qa + 4 * g));
+    }
+    const __m512i sum = _mm512_add_epi32(_mm512_add_epi32(s[0], s[1]), _mm512_add_epi32(s[2], s[3]));
+    uint16_t h;
+    std::memcpy(&h, qa - 2, 2);
+    const __m512 da = _mm512_set1_ps(_cvtsh_ss(h));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(halves(gr.meta(0, b)), da), acc);
+  }
+  _mm512_storeu_ps(y, acc);
+}
+
 void run1(const Packed& p, const Groups& gr, int64_t nb, const uint8_t* act, const int32_t* x, size_t pd, float* y) {
   switch (p.type) {
     case GGMLType::Q4_K: gemv_q4_k<1, false>(gr, nb, act, x, pd, y); return;
     case GGMLType::Q5_K: gemv_q4_k<1, true>(gr, nb, act, x, pd, y); return;
     case GGMLType::Q6_K: gemv_q6_k<1>(gr, nb, act, x, pd, y); return;
+    case GGMLType::Q8_0: gemv_q8_0<false>(gr, p.n_in / 32, act, x, pd, y); return;
+    case GGMLType::Q4_0: gemv_q8_0<true>(gr, p.n_in / 32, act, x, pd, y); return;
     default: std::abort();  // gemv_handles() is checked by the dispatcher
   }
 }
@@ -173,7 +208,8 @@ bool gemv_handles(GGMLType t) {
     const char* e = std::getenv("LARQL_GEMV");
     return e && std::strcmp(e, "0") == 0;
   }();
-  return !off && (t == GGMLType::Q4_K || t == GGMLType::Q5_K || t == GGMLType::Q6_K);
+  return !off && (t == GGMLType::Q4_K || t == GGMLType::Q5_K || t == GGMLType::Q6_K || t == GGMLType::Q8_0 ||
+                  t == GGMLType::Q4_0);
 }
 
 void gemv(const Packed& p, const uint8_t* act, const int32_t* aux, int64_t g0, int64_t g1, float* y) {

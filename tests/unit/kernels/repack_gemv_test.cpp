@@ -1,6 +1,6 @@
 // The one-token packed kernels (repack::avx512vnni::gemv, and the shared gemm
 // with nt = 1) against the sequential-order scalar reference
-// qdot::dot_seq_scalar, bit for bit: Q4_K / Q5_K / Q6_K, random bit patterns and
+// qdot::dot_seq_scalar, bit for bit: Q4_K / Q5_K / Q6_K / Q8_0 / Q4_0, random bit patterns and
 // real quantized rows, saturating activations, 1..5 blocks per row, odd and even
 // group counts and sub-ranges [g0, g1) that start on odd groups (the two-group
 // pass and its one-group tail), plus the repack::gemm dispatcher.
@@ -18,7 +18,13 @@ using namespace larql;
 
 namespace {
 
-const GGMLType kTypes[] = {GGMLType::Q4_K, GGMLType::Q5_K, GGMLType::Q6_K};
+const GGMLType kTypes[] = {GGMLType::Q4_K, GGMLType::Q5_K, GGMLType::Q6_K, GGMLType::Q8_0, GGMLType::Q4_0};
+
+// Elements per row for nbk "units": K-quants whole 256-blocks; Q8_0 / Q4_0 three
+// 32-blocks per unit, so most rows are not a multiple of 256.
+int64_t row_elems(GGMLType t, int nbk) {
+  return (t == GGMLType::Q8_0 || t == GGMLType::Q4_0) ? 96 * nbk : 256 * nbk;
+}
 
 std::vector<uint8_t> weights(GGMLType t, int64_t n_in, int64_t n_out, uint32_t seed, bool random_bits) {
   std::mt19937 g(seed);
@@ -86,9 +92,9 @@ void check_all(Path path) {
     for (int nbk : {1, 2, 3, 5})
       for (int64_t ng : {1, 2, 3, 4, 5, 7}) {
         const bool rb = seed % 2 == 0, sat = seed % 5 == 0;
-        check(path, t, 256 * nbk, 16 * ng, 0, ng, seed++, rb, sat);
+        check(path, t, row_elems(t, nbk), 16 * ng, 0, ng, seed++, rb, sat);
         if (::testing::Test::HasFatalFailure()) return;
-        if (ng >= 3) check(path, t, 256 * nbk, 16 * ng, 1, ng - (ng % 2), seed++, !rb, !sat);  // odd start
+        if (ng >= 3) check(path, t, row_elems(t, nbk), 16 * ng, 1, ng - (ng % 2), seed++, !rb, !sat);  // odd start
         if (::testing::Test::HasFatalFailure()) return;
       }
 }
@@ -97,11 +103,10 @@ bool vnni() { return qdot::isa_available(qdot::Isa::Avx512Vnni) && repack::avx51
 
 }  // namespace
 
-TEST(RepackGemv, HandlesKQuantsOnly) {
+TEST(RepackGemv, HandlesEveryPackableType) {
   if (!vnni()) GTEST_SKIP() << "CPU lacks AVX-512 VNNI (or clang build)";
   for (GGMLType t : kTypes) EXPECT_TRUE(repack::avx512vnni::gemv_handles(t));
-  EXPECT_FALSE(repack::avx512vnni::gemv_handles(GGMLType::Q8_0));
-  EXPECT_FALSE(repack::avx512vnni::gemv_handles(GGMLType::Q4_0));
+  EXPECT_FALSE(repack::avx512vnni::gemv_handles(GGMLType::F32));
 }
 
 TEST(RepackGemv, GemvMatchesSequentialReference) {
