@@ -240,6 +240,8 @@ Runner add_bench(CLI::App& app) {
                                              std::max<int64_t>(o->p + o->n, 16), 1, KVType::F32, std::max<int64_t>(o->p, 1));
       if (!o->json) std::printf("ram budget: %s, policy %s, %s reads\n", p.describe().c_str(), o->expert_policy.c_str(),
                                 model->expert_cache()->direct_io() ? "O_DIRECT" : "buffered");
+    } else {
+      pack_experts(*model);
     }
     std::vector<TestResult> results;
     if (o->p > 0) results.push_back(run_test(*model, o->p, 0, o->r, threads, 1));

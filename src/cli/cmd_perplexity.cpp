@@ -40,6 +40,7 @@ Runner add_perplexity(CLI::App& app) {
     std::stringstream ss;
     ss << in.rdbuf();
     auto model = load_model(o->model);
+    pack_experts(*model);
     const Tokenizer& tok = model->tokenizer();
     std::vector<int32_t> tokens = tok.encode(ss.str(), true, false);
     const int64_t n_ctx = o->ctx;

@@ -58,7 +58,10 @@ void add_generation_options(CLI::App* sub, GenOpts& o) {
 // --ram-budget: an expert cache sized for one session of o.ctx tokens and
 // prompts of up to n_batch tokens in one step (run: the prompt; chat: 512).
 void apply_ram_budget(Model& m, const GenOpts& o, int64_t n_batch) {
-  if (o.ram_budget <= 0) return;
+  if (o.ram_budget <= 0) {
+    pack_experts(m);  // fits in RAM: the packed expert kernels
+    return;
+  }
   const KVType kv = o.kv == "f16" ? KVType::F16 : KVType::F32;
   const BudgetPlan p = enable_ram_budget(m, o.ram_budget, parse_expert_policy(o.expert_policy), o.ctx, 1, kv,
                                          std::max<int64_t>(n_batch, 1));

@@ -96,6 +96,8 @@ Runner add_serve(CLI::App& app) {
       const BudgetPlan p = enable_ram_budget(*model, o->ram_budget, parse_expert_policy(o->expert_policy), o->s.ctx,
                                              o->s.parallel, KVType::F32, 512 * o->s.parallel);
       std::fprintf(stderr, "larql serve: %s\n", p.describe().c_str());
+    } else {
+      pack_experts(*model);
     }
     server::HttpServer srv(*model, o->s);
     const int port = srv.bind();

@@ -1,5 +1,6 @@
 #include "cli/model_path.h"
 
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -34,6 +35,12 @@ bool is_vindex_path(const std::string& path) { return vindex::is_vindex(path); }
 std::unique_ptr<Model> load_model(const std::string& path) {
   if (!is_vindex_path(path)) return Model::load(path);
   return vindex::Vindex::open(path)->load_model();  // the Model keeps the mappings alive
+}
+
+void pack_experts(Model& m) {
+  std::string why;
+  m.pack_experts(&why);
+  if (!why.empty()) std::fprintf(stderr, "larql: %s\n", why.c_str());
 }
 
 std::unique_ptr<Tokenizer> load_vindex_tokenizer(const std::string& path) {

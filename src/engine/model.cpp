@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "util/error.h"
+#include "util/memory.h"
 
 namespace larql {
 
@@ -20,6 +21,22 @@ std::unique_ptr<Model> Model::from_source(std::unique_ptr<ModelSource> src) {
   m->w_ = bind_weights(*m->src_, m->hp_, m->fam_);
   m->tok_ = m->src_->tokenizer();
   return m;
+}
+
+uint64_t Model::pack_experts(std::string* why) {
+  if (experts_) throw Error("pack_experts: the model reads its experts through a --ram-budget cache");
+  const uint64_t need = packable_expert_bytes(w_);
+  if (need == 0) return 0;
+  // The copies replace the mapped pages as they are made, but the file's page
+  // cache stays until reclaimed: ask for the whole size with a 20 % margin.
+  const uint64_t avail = available_memory_bytes();
+  if (avail != UINT64_MAX && need + need / 5 > avail) {
+    if (why)
+      *why = "experts left memory-mapped: packing " + std::to_string(need >> 20) + " MiB needs more than the " +
+             std::to_string(avail >> 20) + " MiB available (use --ram-budget for models larger than RAM)";
+    return 0;
+  }
+  return repack_experts(w_);
 }
 
 }  // namespace larql

@@ -27,6 +27,11 @@ class Model {
   // (engine/expert_cache.h). Set before any Session runs; shared by all of them.
   void set_expert_cache(std::shared_ptr<ExpertCache> c) { experts_ = std::move(c); }
   ExpertCache* expert_cache() const { return experts_.get(); }
+  // Copies the routed experts into the packed layout (weights.h repack_experts)
+  // when they fit in the memory this process may still take with a margin
+  // (util/memory.h). Call before any Session runs, never with an expert cache.
+  // Returns the bytes packed; 0 leaves them mapped (*why says why, when given).
+  uint64_t pack_experts(std::string* why = nullptr);
 
  private:
   std::unique_ptr<ModelSource> src_;

@@ -27,6 +27,8 @@ struct MoEScratch {
   std::vector<int32_t> sel, order;
   std::vector<int64_t> start, fill;
   std::vector<uint8_t> qx, qa, qh;       // quantized activations (moe_exec.cpp)
+  std::vector<int32_t> xq, xh;           // their packed-kernel corrections (repack::act_aux), slot order
+  std::vector<float> yb;                 // packed down outputs in bucket order
   std::vector<int64_t> units, split;     // work units and per-thread shares (moe_exec.cpp)
   bool force_per_expert = false;         // tests: skip moe_experts_fused
 };
@@ -60,7 +62,9 @@ void moe_ffn(const Family& fam, const HParams& hp, const LayerWeights& L, const 
 // S.order): fills S.ys ([n*K, n_embd], slot order) in four pool dispatches.
 // Returns false (nothing done) when a weight type has no integer kernel; the
 // caller then runs the per-expert products. Mapped experts only (no cache).
-// Bit-identical to the per-expert path. LARQL_MOE_FUSED=0 disables it.
+// Unpacked experts: bit-identical to the per-expert path (ggml's MUL_MAT_ID
+// order). Packed experts (Model::pack_experts) take the packed kernels'
+// sequential order. LARQL_MOE_FUSED=0 disables it.
 bool moe_experts_fused(const Family& fam, const LayerWeights& L, const float* x, int64_t n, int64_t n_embd,
                        int64_t n_ff_exp, int64_t k, int64_t n_expert, MoEScratch& S, ThreadPool& pool);
 

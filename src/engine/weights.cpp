@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -150,6 +152,24 @@ std::vector<std::pair<uintptr_t, uintptr_t>> readonly_file_maps() {
 // (docs/numerics.md) into the row-interleaved layout, then drops the source's
 // mapped pages so the copy replaces them in memory (they return from the file
 // if something reads the row-major data again: a slice, weight_row, embeddings).
+// Drops the mapped pages under v's rows when they belong to a read-only file mapping.
+void drop_source_pages(const WeightView& v, const std::vector<std::pair<uintptr_t, uintptr_t>>& maps) {
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t b = reinterpret_cast<uintptr_t>(v.data), e = b + v.row_bytes * static_cast<uint64_t>(v.n_out);
+  const uintptr_t b2 = (b + page - 1) / page * page, e2 = e / page * page;
+  const bool file = std::any_of(maps.begin(), maps.end(), [&](auto& r) { return r.first <= b && e <= r.second; });
+  if (file && b2 < e2) madvise(reinterpret_cast<void*>(b2), e2 - b2, MADV_DONTNEED);
+}
+
+bool expert_repack_enabled() {
+  const char* e = std::getenv("LARQL_EXPERT_REPACK");
+  return repack::enabled() && !(e && std::strcmp(e, "0") == 0);
+}
+
+bool expert_packable(const ExpertWeights& x) {
+  return x.valid() && x.n_expert > 0 && repack::packable(x.w.type, x.w.n_in, x.w.n_out);
+}
+
 void repack_plain(ModelWeights& m) {
   if (!repack::enabled()) return;
   std::vector<WeightView*> views = {&m.output};
@@ -158,7 +178,6 @@ void repack_plain(ModelWeights& m) {
                           &L.ffn_up_shexp, &L.ffn_down_shexp, &L.wq_a, &L.wq_b, &L.wkv_a, &L.wkv_b})
       views.push_back(v);
   const auto maps = readonly_file_maps();
-  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   ThreadPool pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   std::map<const uint8_t*, const repack::Packed*> done;  // tied / shared tensors packed once
   for (WeightView* v : views) {
@@ -172,14 +191,42 @@ void repack_plain(ModelWeights& m) {
     v->packed = p.get();
     done[v->data] = p.get();
     m.packed.push_back(std::move(p));
-    const uintptr_t b = reinterpret_cast<uintptr_t>(v->data), e = b + v->row_bytes * static_cast<uint64_t>(v->n_out);
-    const uintptr_t b2 = (b + page - 1) / page * page, e2 = e / page * page;
-    const bool file = std::any_of(maps.begin(), maps.end(), [&](auto& r) { return r.first <= b && e <= r.second; });
-    if (file && b2 < e2) madvise(reinterpret_cast<void*>(b2), e2 - b2, MADV_DONTNEED);
+    drop_source_pages(*v, maps);
   }
 }
 
 }  // namespace
+
+uint64_t packable_expert_bytes(const ModelWeights& m) {
+  if (!expert_repack_enabled()) return 0;
+  uint64_t total = 0;
+  for (const LayerWeights& L : m.layers)
+    for (const ExpertWeights* x : {&L.gate_exps, &L.up_exps, &L.down_exps})
+      if (expert_packable(*x) && x->packed.empty()) total += x->expert_bytes * static_cast<uint64_t>(x->n_expert);
+  return total;
+}
+
+uint64_t repack_experts(ModelWeights& m) {
+  if (!expert_repack_enabled()) return 0;
+  const auto maps = readonly_file_maps();
+  ThreadPool pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  uint64_t total = 0;
+  for (LayerWeights& L : m.layers)
+    for (ExpertWeights* x : {&L.gate_exps, &L.up_exps, &L.down_exps}) {
+      if (!expert_packable(*x) || !x->packed.empty()) continue;
+      std::vector<const repack::Packed*> ps;
+      for (int64_t e = 0; e < x->n_expert; ++e) {
+        const WeightView v = x->at(e);
+        std::shared_ptr<const repack::Packed> p = repack::pack(v, &pool);
+        ps.push_back(p.get());
+        total += p->bytes;
+        m.packed.push_back(std::move(p));
+        drop_source_pages(v, maps);
+      }
+      x->packed = std::move(ps);
+    }
+  return total;
+}
 
 ModelWeights bind_weights(const ModelSource& src, const HParams& hp, const Family& fam) {
   Binder b(src);

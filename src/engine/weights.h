@@ -23,9 +23,12 @@ struct ExpertWeights {
   WeightView w;  // expert 0
   int64_t n_expert = 0;
   uint64_t expert_bytes = 0;
+  // Row-interleaved copies, one per expert (repack_experts); empty when not packed.
+  std::vector<const repack::Packed*> packed;
   WeightView at(int64_t e) const {
     WeightView v = w;
     v.data += static_cast<uint64_t>(e) * expert_bytes;
+    v.packed = packed.empty() ? nullptr : packed[static_cast<size_t>(e)];
     return v;
   }
   bool valid() const { return w.valid(); }
@@ -69,5 +72,15 @@ struct ModelWeights {
 
 // Binds and checks every tensor the family needs (shape and presence).
 ModelWeights bind_weights(const ModelSource& src, const HParams& hp, const Family& fam);
+
+// Routed-expert bytes repack_experts() would copy (0 when packing is off or
+// nothing is packable).
+uint64_t packable_expert_bytes(const ModelWeights& m);
+// Row-interleaved copies of every packable routed-expert tensor (decode then
+// streams experts at the packed kernels' speed instead of ggml's per-row
+// vec_dot order; the sequential order's values, not MUL_MAT_ID's bits), with
+// the mapped source pages dropped as each tensor is copied. Off when
+// LARQL_EXPERT_REPACK=0 or repack::enabled() is false. Returns bytes packed.
+uint64_t repack_experts(ModelWeights& m);
 
 }  // namespace larql

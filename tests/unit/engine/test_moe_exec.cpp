@@ -2,18 +2,21 @@
 // per-expert matrix products it replaces: bit-identical outputs for decode
 // (one row) and prefill (many rows per expert), several thread counts and
 // weight types, gpt-oss biases; plus a float64 reference from the dequantized
-// weights so a shared mistake in both paths still fails.
+// weights so a shared mistake in both paths still fails; packed experts
+// (the packed kernels' order) against both.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <vector>
 
 #include "engine/moe.h"
 #include "kernels/ops.h"
+#include "kernels/repack.h"
 #include "tensor/quants.h"
 #include "util/thread_pool.h"
 
@@ -165,6 +168,53 @@ TEST(MoEExec, FusedMatchesPerExpertBiasesClamped) {  // gpt-oss's per-expert bia
   make_layer(l, 256, 64, 4, 2, GGMLType::Q5_K, GGMLType::Q8_0, true);
   for (int64_t n : {1, 13}) check(l, n, static_cast<unsigned>(n) + 200);
 }
+
+// Packed experts (Model::pack_experts' layout): the fused path runs the packed
+// kernels. Their sequential order differs from MUL_MAT_ID's only in float
+// rounding, so: identical bits for every thread count, within 1e-3 of the
+// output scale of the exact (unpacked) path, and within 3 % of float64.
+struct PackedLayer {
+  std::vector<std::unique_ptr<repack::Packed>> own;
+  void pack(ExpertWeights& w) {
+    w.packed.clear();
+    for (int64_t e = 0; e < w.n_expert; ++e) {
+      own.push_back(repack::pack(w.at(e)));
+      w.packed.push_back(own.back().get());
+    }
+  }
+};
+
+void check_packed(GGMLType gu, GGMLType dt, int64_t E, int64_t F, int64_t X, int64_t K, bool biases) {
+  if (!repack::enabled()) GTEST_SKIP() << "packed kernels need AVX-512 VNNI (and a GCC build)";
+  Layer exact, packed;
+  make_layer(exact, E, F, X, K, gu, dt, biases);
+  make_layer(packed, E, F, X, K, gu, dt, biases);
+  PackedLayer own;
+  for (ExpertWeights* w : {&packed.L.gate_exps, &packed.L.up_exps, &packed.L.down_exps}) own.pack(*w);
+  for (int64_t n : {1, 3, 37}) {
+    const std::vector<float> x = inputs(n, E, static_cast<unsigned>(n) + 300);
+    const std::vector<float> want = run(exact, x, n, 1, false);
+    const std::vector<float> got = run(packed, x, n, 1, false);
+    for (int threads : {2, 3}) {
+      const std::vector<float> again = run(packed, x, n, threads, false);
+      ASSERT_EQ(0, std::memcmp(got.data(), again.data(), got.size() * sizeof(float))) << "n=" << n << " threads=" << threads;
+    }
+    const std::vector<double> ref = reference(packed, x, n);
+    double scale = 0, err_exact = 0, err_ref = 0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+      scale = std::max(scale, std::fabs(ref[i]));
+      err_exact = std::max(err_exact, static_cast<double>(std::fabs(got[i] - want[i])));
+      err_ref = std::max(err_ref, std::fabs(ref[i] - got[i]));
+    }
+    EXPECT_LT(err_exact, 1e-3 * scale) << "n=" << n << " packed vs exact " << err_exact << " scale " << scale;
+    EXPECT_LT(err_ref, 0.03 * scale) << "n=" << n << " packed vs float64 " << err_ref << " scale " << scale;
+    EXPECT_GT(err_exact, 0.0) << "n=" << n << ": identical bits suggest the packed copies were not used";
+  }
+}
+
+TEST(MoEExec, PackedExpertsQ4KQ6K) { check_packed(GGMLType::Q4_K, GGMLType::Q6_K, 256, 256, 8, 3, false); }
+TEST(MoEExec, PackedExpertsQ8_0Q4_0) { check_packed(GGMLType::Q8_0, GGMLType::Q4_0, 128, 96, 6, 2, false); }
+TEST(MoEExec, PackedExpertsQ5KQ8_0Biases) { check_packed(GGMLType::Q5_K, GGMLType::Q8_0, 256, 64, 4, 2, true); }
 
 // A/B timing in one process (LARQL_MOE_BENCH=1; qwen3moe-30b-a3b's expert
 // shapes, 16 experts): decode (1 row) and prefill (64 rows, ~32 per expert).
