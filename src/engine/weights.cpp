@@ -180,6 +180,8 @@ void repack_plain(ModelWeights& m) {
   const auto maps = readonly_file_maps();
   ThreadPool pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   std::map<const uint8_t*, const repack::Packed*> done;  // tied / shared tensors packed once
+  constexpr size_t kSmallPacked = size_t{4} << 20;
+  std::vector<repack::Packed*> small;
   for (WeightView* v : views) {
     if (!v->valid() || !qdot::seq_order(v->type, v->n_out) || !repack::packable(v->type, v->n_in, v->n_out)) continue;
     auto it = done.find(v->data);
@@ -187,12 +189,16 @@ void repack_plain(ModelWeights& m) {
       if (repack::matches(it->second, *v)) v->packed = it->second;
       continue;
     }
-    std::shared_ptr<const repack::Packed> p = repack::pack(*v, &pool);
+    std::unique_ptr<repack::Packed> p = repack::pack(*v, &pool);
+    if (p->bytes < kSmallPacked) small.push_back(p.get());
     v->packed = p.get();
     done[v->data] = p.get();
     m.packed.push_back(std::move(p));
     drop_source_pages(*v, maps);
   }
+  // Matrices below a few 2 MiB pages (k/v projections of GQA models) share one
+  // buffer so they stream from huge pages too.
+  if (!small.empty()) m.packed_arenas.push_back(repack::consolidate(small));
 }
 
 }  // namespace
@@ -214,16 +220,18 @@ uint64_t repack_experts(ModelWeights& m) {
   for (LayerWeights& L : m.layers)
     for (ExpertWeights* x : {&L.gate_exps, &L.up_exps, &L.down_exps}) {
       if (!expert_packable(*x) || !x->packed.empty()) continue;
-      std::vector<const repack::Packed*> ps;
+      std::vector<repack::Packed*> ps;
       for (int64_t e = 0; e < x->n_expert; ++e) {
         const WeightView v = x->at(e);
-        std::shared_ptr<const repack::Packed> p = repack::pack(v, &pool);
+        std::unique_ptr<repack::Packed> p = repack::pack(v, &pool);
         ps.push_back(p.get());
         total += p->bytes;
         m.packed.push_back(std::move(p));
         drop_source_pages(v, maps);
       }
-      x->packed = std::move(ps);
+      // One buffer per tensor: each expert is smaller than a 2 MiB page.
+      m.packed_arenas.push_back(repack::consolidate(ps));
+      x->packed.assign(ps.begin(), ps.end());
     }
   return total;
 }

@@ -269,7 +269,9 @@ void gemm_scalar(const Packed& p, const uint8_t* act, size_t as, const int32_t* 
 
 }  // namespace
 
-Packed::~Packed() { std::free(data); }
+Packed::~Packed() {
+  if (owned) std::free(data);
+}
 
 bool packable(GGMLType t, int64_t n_in, int64_t n_out) {
   if (meta_bytes(t) == 0) return false;
@@ -371,6 +373,29 @@ void gemm(qdot::Isa f, const Packed& p, const uint8_t* act, size_t as, const int
   } else {
     gemm_scalar(p, act, as, aux, xs, nt, g0, g1, y, ldy);
   }
+}
+
+std::shared_ptr<uint8_t> consolidate(const std::vector<Packed*>& ps) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  size_t total = 0;
+  for (const Packed* p : ps) total += (p->bytes + 63) / 64 * 64;
+  if (total == 0) return nullptr;
+  const size_t alloc = (total + 4095) / 4096 * 4096;
+  auto* base = static_cast<uint8_t*>(std::aligned_alloc(alloc >= kHuge ? kHuge : 4096, alloc));
+  if (!base) throw Error("repack: out of memory");
+  std::shared_ptr<uint8_t> arena(base, [](uint8_t* b) { std::free(b); });
+#ifdef MADV_HUGEPAGE
+  if (alloc >= kHuge) madvise(base, alloc / kHuge * kHuge, MADV_HUGEPAGE);
+#endif
+  size_t off = 0;
+  for (Packed* p : ps) {
+    std::memcpy(base + off, p->data, p->bytes);
+    if (p->owned) std::free(p->data);
+    p->data = base + off;
+    p->owned = false;
+    off += (p->bytes + 63) / 64 * 64;
+  }
+  return arena;
 }
 
 }  // namespace larql::repack

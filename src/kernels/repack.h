@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "format/ggml_types.h"
 #include "kernels/matmul.h"
@@ -48,7 +49,8 @@ struct Packed {
   size_t meta_bytes = 0, code_bytes = 0, codes_offset = 0;
   size_t group_bytes = 0;
   size_t bytes = 0;
-  uint8_t* data = nullptr;       // 64-byte aligned, owned
+  uint8_t* data = nullptr;       // 64-byte aligned; owned unless consolidate() moved it
+  bool owned = true;
   Packed() = default;
   Packed(const Packed&) = delete;
   Packed& operator=(const Packed&) = delete;
@@ -65,6 +67,11 @@ bool enabled();
 // Builds the packed copy of w (split over pool's threads when given). Throws
 // larql::Error when !packable.
 std::unique_ptr<Packed> pack(const WeightView& w, ThreadPool* pool = nullptr);
+// Moves the packed copies into one buffer and points them at it: matrices
+// smaller than a 2 MiB page (MoE experts) then still stream from transparent
+// huge pages instead of taking a TLB miss per 4 KiB. The buffer lives as long
+// as the returned handle; the Packed objects must not outlive it.
+std::shared_ptr<uint8_t> consolidate(const std::vector<Packed*>& ps);
 // Whether p is the packed form of exactly this view (slices of a view are not).
 inline bool matches(const Packed* p, const WeightView& w) {
   return p && p->src == w.data && p->type == w.type && p->n_in == w.n_in && p->n_out == w.n_out;

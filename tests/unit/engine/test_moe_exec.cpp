@@ -173,14 +173,17 @@ TEST(MoEExec, FusedMatchesPerExpertBiasesClamped) {  // gpt-oss's per-expert bia
 // kernels. Their sequential order differs from MUL_MAT_ID's only in float
 // rounding, so: identical bits for every thread count, within 1e-3 of the
 // output scale of the exact (unpacked) path, and within 3 % of float64.
-struct PackedLayer {
+struct PackedLayer {  // as repack_experts: one consolidated buffer per tensor
+  std::vector<std::shared_ptr<uint8_t>> arenas;
   std::vector<std::unique_ptr<repack::Packed>> own;
   void pack(ExpertWeights& w) {
-    w.packed.clear();
+    std::vector<repack::Packed*> ps;
     for (int64_t e = 0; e < w.n_expert; ++e) {
       own.push_back(repack::pack(w.at(e)));
-      w.packed.push_back(own.back().get());
+      ps.push_back(own.back().get());
     }
+    arenas.push_back(repack::consolidate(ps));
+    w.packed.assign(ps.begin(), ps.end());
   }
 };
 
