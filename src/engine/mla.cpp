@@ -102,14 +102,13 @@ void attend_absorbed(const Dims& d, const Family& fam, const LayerWeights& L, co
   // qabs[h][t] = sum_r q_nope[t][h][r] * W_kb[h][r][:] over this sequence's rows.
   S.qabs.assign(static_cast<size_t>(d.H * sq.n * d.R), 0.0f);
   pool.parallel_for(d.H, [&](int64_t h0, int64_t h1, int) {
-    std::vector<float> row(static_cast<size_t>(d.R));
     for (int64_t h = h0; h < h1; ++h)
       for (int64_t r = 0; r < d.nope; ++r) {
-        weight_row(L.wkv_b, h * (d.nope + d.dv) + r, row.data());
+        const float* row = L.wkb.v.data() + (h * d.nope + r) * d.R;  // = weight_row(wkv_b, h * (nope + dv) + r)
         for (int64_t t = 0; t < sq.n; ++t) {
           const float qv = S.q[static_cast<size_t>(((r0 + t) * d.H + h) * d.dk + r)];
           float* qa = S.qabs.data() + (h * sq.n + t) * d.R;
-          for (int64_t i = 0; i < d.R; ++i) qa[i] += qv * row[static_cast<size_t>(i)];
+          for (int64_t i = 0; i < d.R; ++i) qa[i] += qv * row[i];
         }
       }
   });
@@ -203,17 +202,26 @@ void mla_attention(const HParams& hp, const Family& fam, const LayerWeights& L, 
     r0 += seqs[si].n;
   }
   // W_vb per head over all absorbed rows at once: att[t][h] = W_vb[h] . lat[h][t].
-  S.o.resize(static_cast<size_t>(n * d.dv));
+  // One dispatch over heads, each head's product on the worker that owns it (a
+  // one-thread pool): a decode step hands off once per layer instead of once per
+  // head, and matmul's values do not depend on how its rows are split.
+  S.o.resize(static_cast<size_t>(d.H * n * d.dv));
+  pool.parallel_for(d.H, [&](int64_t h0, int64_t h1, int) {
+    thread_local ThreadPool one(1);
+    for (int64_t hh = h0; hh < h1; ++hh) {
+      WeightView vb = L.wkv_b;
+      vb.data += static_cast<uint64_t>(hh * (d.nope + d.dv) + d.nope) * vb.row_bytes;
+      vb.n_out = d.dv;
+      vb.packed = nullptr;
+      matmul(vb, S.lat.data() + hh * n * d.R, n, S.o.data() + hh * n * d.dv, one);
+    }
+  });
   for (int64_t hh = 0; hh < d.H; ++hh) {
-    WeightView vb = L.wkv_b;
-    vb.data += static_cast<uint64_t>(hh * (d.nope + d.dv) + d.nope) * vb.row_bytes;
-    vb.n_out = d.dv;
-    matmul(vb, S.lat.data() + hh * n * d.R, n, S.o.data(), pool);
     r0 = 0;
     for (size_t si = 0; si < n_seqs; ++si) {
       if (absorbed[si])
         for (int64_t t = r0; t < r0 + seqs[si].n; ++t)
-          std::memcpy(att + (t * d.H + hh) * d.dv, S.o.data() + t * d.dv, sizeof(float) * d.dv);
+          std::memcpy(att + (t * d.H + hh) * d.dv, S.o.data() + (hh * n + t) * d.dv, sizeof(float) * d.dv);
       r0 += seqs[si].n;
     }
   }

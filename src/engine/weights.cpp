@@ -106,6 +106,11 @@ void bind_mla(Binder& b, const HParams& hp, int64_t i, LayerWeights& L) {
   L.wkv_a = b.mat(blk(i, "attn_kv_a_mqa.weight"), E, hp.kv_lora_rank + hp.rope_dim);
   L.kv_a_norm = b.vec(blk(i, "attn_kv_a_norm.weight"), hp.kv_lora_rank);
   L.wkv_b = b.mat(blk(i, "attn_kv_b.weight"), hp.kv_lora_rank, H * (nope + hp.head_dim_v));
+  // Decoded once here instead of H * nope rows per layer per decode step (DeepSeek-V2-Lite: 4 MiB per layer).
+  const int64_t R = hp.kv_lora_rank;
+  L.wkb.v.resize(static_cast<size_t>(H * nope * R));
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t r = 0; r < nope; ++r) weight_row(L.wkv_b, h * (nope + hp.head_dim_v) + r, L.wkb.v.data() + (h * nope + r) * R);
 }
 
 void bind_moe(Binder& b, const HParams& hp, const Family& fam, int64_t i, LayerWeights& L) {

@@ -55,6 +55,7 @@ struct LayerWeights {
   WeightView ffn_gate_shexp, ffn_up_shexp, ffn_down_shexp;
   // DeepSeek MLA.
   WeightView wq_a, wq_b, wkv_a, wkv_b;
+  Vec wkb;  // W_kb as floats, [head][nope][kv_lora] (absorbed decode reads it every step)
   Vec q_a_norm, kv_a_norm;
 };
 
