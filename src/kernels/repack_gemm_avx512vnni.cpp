@@ -1,4 +1,4 @@
-// Register-blocked prefill GEMM for packed Q8_0 / Q4_0 (repack.h layout) on
+// Register-blocked prefill GEMM for packed Q8_0 / Q4_0 / Q4_K / Q5_K (repack.h layout) on
 // AVX-512 VNNI. A micro-kernel keeps RG row groups x NT tokens of integer block
 // sums and float accumulators in zmm registers, so each weight vector loaded
 // feeds NT tokens and each activation broadcast feeds RG row groups. Every lane
@@ -19,7 +19,9 @@
 
 namespace larql::repack::avx512vnni {
 
-bool gemm_blocked_supported(GGMLType t) { return t == GGMLType::Q8_0 || t == GGMLType::Q4_0; }
+bool gemm_blocked_supported(GGMLType t) {
+  return t == GGMLType::Q8_0 || t == GGMLType::Q4_0 || t == GGMLType::Q4_K || t == GGMLType::Q5_K;
+}
 
 }  // namespace larql::repack::avx512vnni
 
@@ -159,6 +161,156 @@ void tokens(const Args& g, int n) {  // n <= kNT tokens
   }
 }
 
+// Q4_K / Q5_K: 2 row groups x 4 tokens (8 block sums, 8 sub-block sums and 8
+// float accumulators in registers). Per lane, as the scalar reference:
+// isum = sum_j sc_j * S_j and msum = sum_j mn_j * B_j (exact integers; msum by
+// vpdpwssd on (mn_2i, mn_2i+1) x (B_2i, B_2i+1) pairs, still exact), then
+// acc = fma(float(isum), d_a * d, acc); acc = fma(float(msum), -(d_a * dmin), acc).
+constexpr int kNTK = 4;
+constexpr int kRGK = 2;
+
+struct ArgsK {
+  const uint8_t* w;  // first row group
+  size_t group_bytes, codes_offset, mb, cb;
+  int64_t nb;
+  const uint8_t* a;  // first token's activations (BlockQ8_K rows)
+  size_t as;
+  const int32_t* x;  // first token's corrections (8 per block)
+  size_t xs;
+  float* y;
+  int64_t ldy;
+};
+
+inline __m512i u8x16(const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+
+template <int RG, int NT, bool FIVE>
+void micro_k(const ArgsK& g) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F), b16 = _mm512_set1_epi8(16);
+  __m512 acc[RG][NT];
+  _Pragma("GCC unroll 16")
+  for (int r = 0; r < RG; ++r)
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < g.nb; ++b) {
+    const uint8_t* wm[RG];
+    const uint8_t* wc[RG];
+    _Pragma("GCC unroll 16")
+    for (int r = 0; r < RG; ++r) {
+      wm[r] = g.w + r * g.group_bytes + b * g.mb;
+      wc[r] = g.w + r * g.group_bytes + g.codes_offset + b * g.cb;
+    }
+    const uint8_t* qa[NT];
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) qa[t] = g.a + t * g.as + b * sizeof(BlockQ8_K) + 4;
+    __m512i isum[RG][NT];
+    _Pragma("GCC unroll 16")
+    for (int r = 0; r < RG; ++r)
+      _Pragma("GCC unroll 16")
+      for (int t = 0; t < NT; ++t) isum[r][t] = _mm512_setzero_si512();
+    for (int j = 0; j < 8; ++j) {
+      __m512i sj[RG][NT];
+      _Pragma("GCC unroll 16")
+      for (int r = 0; r < RG; ++r)
+        _Pragma("GCC unroll 16")
+        for (int t = 0; t < NT; ++t) sj[r][t] = _mm512_setzero_si512();
+      _Pragma("GCC unroll 16")
+      for (int v = 0; v < 4; ++v) {
+        __m512i lo[RG], hi[RG];
+        _Pragma("GCC unroll 16")
+        for (int r = 0; r < RG; ++r) {
+          const __m512i raw = _mm512_load_si512(wc[r] + (4 * j + v) * 64);
+          lo[r] = _mm512_and_si512(raw, m4);
+          hi[r] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+          if constexpr (FIVE) {
+            uint64_t kl, kh;
+            std::memcpy(&kl, wc[r] + 2048 + (8 * j + 2 * v) * 8, 8);
+            std::memcpy(&kh, wc[r] + 2048 + (8 * j + 2 * v) * 8 + 8, 8);
+            lo[r] = _mm512_mask_add_epi8(lo[r], _cvtu64_mask64(kl), lo[r], b16);
+            hi[r] = _mm512_mask_add_epi8(hi[r], _cvtu64_mask64(kh), hi[r], b16);
+          }
+        }
+        _Pragma("GCC unroll 16")
+        for (int t = 0; t < NT; ++t) {
+          const __m512i al = bc(qa[t] + 32 * j + 4 * v), ah = bc(qa[t] + 32 * j + 4 * v + 16);
+          _Pragma("GCC unroll 16")
+          for (int r = 0; r < RG; ++r) sj[r][t] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(sj[r][t], lo[r], al), hi[r], ah);
+        }
+      }
+      _Pragma("GCC unroll 16")
+      for (int r = 0; r < RG; ++r) {
+        const __m512i sc = u8x16(wm[r] + 64 + 16 * j);
+        _Pragma("GCC unroll 16")
+        for (int t = 0; t < NT; ++t) isum[r][t] = _mm512_add_epi32(isum[r][t], _mm512_mullo_epi32(sj[r][t], sc));
+      }
+    }
+    // B pairs of each token as int16 (|B| <= 32 * 128 fits).
+    int32_t bp[NT][4];
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) {
+      const int32_t* x = g.x + t * g.xs + b * 8;
+      for (int i = 0; i < 4; ++i)
+        bp[t][i] = static_cast<int32_t>((static_cast<uint32_t>(x[2 * i + 1]) << 16) | (static_cast<uint32_t>(x[2 * i]) & 0xFFFFu));
+    }
+    _Pragma("GCC unroll 16")
+    for (int r = 0; r < RG; ++r) {
+      __m512i mnp[4];  // lane l: mn_2i (low 16 bits) | mn_2i+1 (high) of row l
+      _Pragma("GCC unroll 16")
+      for (int i = 0; i < 4; ++i)
+        mnp[i] = _mm512_or_si512(u8x16(wm[r] + 192 + 32 * i), _mm512_slli_epi32(u8x16(wm[r] + 192 + 32 * i + 16), 16));
+      const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wm[r])));
+      const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wm[r] + 32)));
+      _Pragma("GCC unroll 16")
+      for (int t = 0; t < NT; ++t) {
+        __m512i msum = _mm512_setzero_si512();
+        _Pragma("GCC unroll 16")
+        for (int i = 0; i < 4; ++i) msum = _mm512_dpwssd_epi32(msum, mnp[i], _mm512_set1_epi32(bp[t][i]));
+        float daf;
+        std::memcpy(&daf, qa[t] - 4, 4);
+        const __m512 da = _mm512_set1_ps(daf);
+        acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][t]), _mm512_mul_ps(da, d), acc[r][t]);
+        acc[r][t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_mul_ps(da, dmin), acc[r][t]);
+      }
+    }
+  }
+  _Pragma("GCC unroll 16")
+  for (int r = 0; r < RG; ++r)
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) _mm512_storeu_ps(g.y + t * g.ldy + r * kRows, acc[r][t]);
+}
+
+template <int RG, bool FIVE>
+void tokens_k(const ArgsK& g, int n) {  // n <= kNTK tokens
+  switch (n) {
+    case 1: micro_k<RG, 1, FIVE>(g); return;
+    case 2: micro_k<RG, 2, FIVE>(g); return;
+    case 3: micro_k<RG, 3, FIVE>(g); return;
+    case 4: micro_k<RG, 4, FIVE>(g); return;
+    default: return;
+  }
+}
+
+template <bool FIVE>
+void run_k(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
+           int64_t g1, float* y, int64_t ldy) {
+  const int64_t nb = p.n_in / 256;
+  for (int tb = 0; tb < nt; tb += kTB) {
+    const int te = std::min(nt, tb + kTB);
+    for (int64_t g = g0; g < g1;) {
+      const int rg = static_cast<int>(std::min<int64_t>(kRGK, g1 - g));
+      for (int t = tb; t < te;) {
+        const int n = std::min(kNTK, te - t);
+        const ArgsK ar{p.data + static_cast<size_t>(g) * p.group_bytes, p.group_bytes, p.codes_offset, p.meta_bytes,
+                       p.code_bytes, nb, act + as * static_cast<size_t>(t), as, aux + xs * static_cast<size_t>(t), xs,
+                       y + t * ldy + g * kRows, ldy};
+        if (rg == 2) tokens_k<2, FIVE>(ar, n);
+        else tokens_k<1, FIVE>(ar, n);
+        t += n;
+      }
+      g += rg;
+    }
+  }
+}
+
 template <bool Q4>
 void run(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
          int64_t g1, float* y, int64_t ldy) {
@@ -197,8 +349,12 @@ void run(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, siz
 
 void gemm_blocked(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
                   int64_t g1, float* y, int64_t ldy) {
-  if (p.type == GGMLType::Q4_0) run<true>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
-  else run<false>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+  switch (p.type) {
+    case GGMLType::Q4_0: run<true>(p, act, as, aux, xs, nt, g0, g1, y, ldy); return;
+    case GGMLType::Q4_K: run_k<false>(p, act, as, aux, xs, nt, g0, g1, y, ldy); return;
+    case GGMLType::Q5_K: run_k<true>(p, act, as, aux, xs, nt, g0, g1, y, ldy); return;
+    default: run<false>(p, act, as, aux, xs, nt, g0, g1, y, ldy); return;
+  }
 }
 
 }  // namespace larql::repack::avx512vnni

@@ -1,5 +1,5 @@
-// The register-blocked prefill GEMM (repack::avx512vnni::gemm_blocked, Q8_0 and
-// Q4_0) against the sequential-order scalar reference qdot::dot_seq_scalar on
+// The register-blocked prefill GEMM (repack::avx512vnni::gemm_blocked, Q8_0,
+// Q4_0, Q4_K and Q5_K) against the sequential-order scalar reference qdot::dot_seq_scalar on
 // the original (unpacked) rows, bit for bit: random bit patterns and real
 // quantized rows, extreme codes and saturating activations, row-group ranges
 // that leave 1 or 2 groups over (3-group passes), token counts that leave 1..3
@@ -34,15 +34,20 @@ std::vector<uint8_t> weights(GGMLType t, int64_t n_in, int64_t n_out, uint32_t s
     }
     return w;
   }
-  const size_t ts = ggml_type_traits(uint32_t(t))->type_size;  // 34 (Q8_0) or 18 (Q4_0)
+  const size_t ts = ggml_type_traits(uint32_t(t))->type_size;  // 34 (Q8_0), 18 (Q4_0), 144 / 176 (Q4_K / Q5_K)
+  const bool kq = t == GGMLType::Q4_K || t == GGMLType::Q5_K;
   for (size_t k = 0; k < w.size(); ++k) {
-    // Extreme: Q8_0 codes -128 / 127, Q4_0 nibbles 0 / 15 (alternating by row block).
+    // Extreme: Q8_0 codes -128 / 127, nibbles (and Q5_K's fifth bits) all 0 / all 1 (alternating by block).
     const uint8_t ext = t == GGMLType::Q8_0 ? ((k / ts) % 2 ? 0x80 : 0x7F) : ((k / ts) % 2 ? 0x00 : 0xFF);
     w[k] = f == Fill::Extreme ? ext : uint8_t(g());
   }
-  for (size_t k = 0; k < w.size() / ts; ++k) {  // sane fp16 scales ~0.06..0.5, either sign
-    w[k * ts] = uint8_t(g());
-    w[k * ts + 1] = uint8_t(0x2C + g() % 4) | ((g() & 1) ? 0x80 : 0);
+  for (size_t k = 0; k < w.size() / ts; ++k) {  // sane fp16 scales ~0.06..0.5 (either sign; K-quant d, dmin > 0)
+    for (size_t off : kq ? std::vector<size_t>{0, 2} : std::vector<size_t>{0}) {
+      w[k * ts + off] = uint8_t(g());
+      w[k * ts + off + 1] = uint8_t(0x2C + g() % 4) | ((!kq && (g() & 1)) ? 0x80 : 0);
+    }
+    if (kq && f == Fill::Extreme)  // 6-bit scales and mins at their maximum too
+      for (size_t i = 4; i < 16; ++i) w[k * ts + i] = 0xFF;
   }
   return w;
 }
@@ -93,6 +98,9 @@ void check(const Case& c) {
     }
 }
 
+const GGMLType kTypes[] = {GGMLType::Q8_0, GGMLType::Q4_0, GGMLType::Q4_K, GGMLType::Q5_K};
+int64_t block(GGMLType t) { return (t == GGMLType::Q4_K || t == GGMLType::Q5_K) ? 256 : 32; }
+
 bool have_vnni() { return qdot::isa_available(qdot::Isa::Avx512Vnni); }
 
 }  // namespace
@@ -100,18 +108,19 @@ bool have_vnni() { return qdot::isa_available(qdot::Isa::Avx512Vnni); }
 TEST(RepackGemm, SupportedTypes) {
   EXPECT_TRUE(repack::avx512vnni::gemm_blocked_supported(GGMLType::Q8_0));
   EXPECT_TRUE(repack::avx512vnni::gemm_blocked_supported(GGMLType::Q4_0));
-  EXPECT_FALSE(repack::avx512vnni::gemm_blocked_supported(GGMLType::Q4_K));
+  EXPECT_TRUE(repack::avx512vnni::gemm_blocked_supported(GGMLType::Q4_K));
+  EXPECT_TRUE(repack::avx512vnni::gemm_blocked_supported(GGMLType::Q5_K));
   EXPECT_FALSE(repack::avx512vnni::gemm_blocked_supported(GGMLType::Q6_K));
 }
 
 TEST(RepackGemm, OddRowGroupsAndTokensMatchSequentialReference) {
   if (!have_vnni()) GTEST_SKIP() << "CPU lacks AVX-512 VNNI (or clang build)";
   uint32_t seed = 100;
-  for (GGMLType t : {GGMLType::Q8_0, GGMLType::Q4_0})
+  for (GGMLType t : kTypes)
     for (int64_t ng : {1, 2, 3, 4, 5, 7})
       for (int nt : {1, 2, 3, 4, 5, 6, 7, 9, 13}) {
         const Fill f = seed % 3 == 0 ? Fill::RandomBits : seed % 3 == 1 ? Fill::Real : Fill::Extreme;
-        check({t, 32 * (1 + seed % 4), 16 * ng, nt, 0, ng, 0, 0, f, seed % 5 == 0, seed});
+        check({t, block(t) * (1 + seed % 4), 16 * ng, nt, 0, ng, 0, 0, f, seed % 5 == 0, seed});
         ++seed;
         if (::testing::Test::HasFatalFailure()) return;
       }
@@ -119,14 +128,15 @@ TEST(RepackGemm, OddRowGroupsAndTokensMatchSequentialReference) {
 
 TEST(RepackGemm, SubRangesStridesAndTokenBlocks) {
   if (!have_vnni()) GTEST_SKIP() << "CPU lacks AVX-512 VNNI (or clang build)";
-  for (GGMLType t : {GGMLType::Q8_0, GGMLType::Q4_0}) {
+  for (GGMLType t : kTypes) {
+    const int64_t k = block(t) / 32;  // element counts below are for 32-blocks
     // Row-group sub-ranges as the thread pool hands them out, padded strides.
-    check({t, 96, 16 * 8, 11, 1, 6, 6, 5, Fill::Real, false, 7});
-    check({t, 64, 16 * 8, 6, 3, 5, 0, 16, Fill::RandomBits, true, 8});
-    check({t, 32, 16 * 5, 3, 4, 5, 64, 1, Fill::Extreme, true, 9});
+    check({t, 96 * k, 16 * 8, 11, 1, 6, 6, 5, Fill::Real, false, 7});
+    check({t, 64 * k, 16 * 8, 6, 3, 5, 0, 16, Fill::RandomBits, true, 8});
+    check({t, 32 * k, 16 * 5, 3, 4, 5, 64, 1, Fill::Extreme, true, 9});
     // More tokens than one 128-token block (remainder 3), and exactly two blocks.
-    check({t, 64, 16 * 4, 259, 0, 4, 0, 0, Fill::Real, false, 10});
-    check({t, 32, 16 * 2, 256, 0, 2, 0, 0, Fill::Extreme, true, 11});
+    check({t, 64 * k, 16 * 4, 259, 0, 4, 0, 0, Fill::Real, false, 10});
+    check({t, 32 * k, 16 * 2, 256, 0, 2, 0, 0, Fill::Extreme, true, 11});
     if (::testing::Test::HasFatalFailure()) return;
   }
 }
@@ -135,7 +145,7 @@ TEST(RepackGemm, SubRangesStridesAndTokenBlocks) {
 // agree with the blocked one on a model-sized shape.
 TEST(RepackGemm, DispatchAndRowGroupKernelAgree) {
   if (!have_vnni()) GTEST_SKIP() << "CPU lacks AVX-512 VNNI (or clang build)";
-  for (GGMLType t : {GGMLType::Q8_0, GGMLType::Q4_0}) {
+  for (GGMLType t : kTypes) {
     const int64_t n_in = 512, n_out = 16 * 11;
     const int nt = 37;
     auto w = weights(t, n_in, n_out, 21, Fill::Real);
