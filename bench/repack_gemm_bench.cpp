@@ -107,4 +107,4 @@ BENCHMARK_CAPTURE(BM_Gemm, Q4_0_2048x8192_t512, GGMLType::Q4_0, 2048, 8192)->Arg
 // K-quants go through the one-group kernel (/0 only).
 BENCHMARK_CAPTURE(BM_Gemm, Q4_K_2048x8192_t512, GGMLType::Q4_K, 2048, 8192)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Gemm, Q5_K_2048x8192_t512, GGMLType::Q5_K, 2048, 8192)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Gemm, Q6_K_8192x2048_t512, GGMLType::Q6_K, 8192, 2048)->Arg(0)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Gemm, Q6_K_8192x2048_t512, GGMLType::Q6_K, 8192, 2048)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);

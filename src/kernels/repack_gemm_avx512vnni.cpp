@@ -1,4 +1,4 @@
-// Register-blocked prefill GEMM for packed Q8_0 / Q4_0 / Q4_K / Q5_K (repack.h layout) on
+// Register-blocked prefill GEMM for packed Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K (repack.h layout) on
 // AVX-512 VNNI. A micro-kernel keeps RG row groups x NT tokens of integer block
 // sums and float accumulators in zmm registers, so each weight vector loaded
 // feeds NT tokens and each activation broadcast feeds RG row groups. Every lane
@@ -20,7 +20,8 @@
 namespace larql::repack::avx512vnni {
 
 bool gemm_blocked_supported(GGMLType t) {
-  return t == GGMLType::Q8_0 || t == GGMLType::Q4_0 || t == GGMLType::Q4_K || t == GGMLType::Q5_K;
+  return t == GGMLType::Q8_0 || t == GGMLType::Q4_0 || t == GGMLType::Q4_K || t == GGMLType::Q5_K ||
+         t == GGMLType::Q6_K;
 }
 
 }  // namespace larql::repack::avx512vnni
@@ -278,18 +279,89 @@ void micro_k(const ArgsK& g) {
     for (int t = 0; t < NT; ++t) _mm512_storeu_ps(g.y + t * g.ldy + r * kRows, acc[r][t]);
 }
 
-template <int RG, bool FIVE>
-void tokens_k(const ArgsK& g, int n) {  // n <= kNTK tokens
+// Q6_K: 2 row groups x 4 tokens. Per lane, as the scalar reference: S_s starts at
+// -32 * bsum_s (codes stored without their -32), isum = sum_s sc_s * S_s (exact),
+// acc = fma(float(isum), d_a * d, acc).
+template <int RG, int NT>
+void micro_q6(const ArgsK& g) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+  __m512 acc[RG][NT];
+  _Pragma("GCC unroll 16")
+  for (int r = 0; r < RG; ++r)
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < g.nb; ++b) {
+    const uint8_t* wm[RG];
+    const uint8_t* wc[RG];
+    _Pragma("GCC unroll 16")
+    for (int r = 0; r < RG; ++r) {
+      wm[r] = g.w + r * g.group_bytes + b * g.mb;
+      wc[r] = g.w + r * g.group_bytes + g.codes_offset + b * g.cb;
+    }
+    const uint8_t* qa[NT];
+    __m512i isum[RG][NT];
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) {
+      qa[t] = g.a + t * g.as + b * sizeof(BlockQ8_K) + 4;
+      _Pragma("GCC unroll 16")
+      for (int r = 0; r < RG; ++r) isum[r][t] = _mm512_setzero_si512();
+    }
+    for (int sb = 0; sb < 16; ++sb) {
+      __m512i lo0[RG], hi0[RG], lo1[RG], hi1[RG], sc[RG];
+      _Pragma("GCC unroll 16")
+      for (int r = 0; r < RG; ++r) {
+        const __m512i h = _mm512_load_si512(wc[r] + 2048 + 64 * sb);
+        const __m512i r0 = _mm512_load_si512(wc[r] + 128 * sb), r1 = _mm512_load_si512(wc[r] + 128 * sb + 64);
+        // code | (high bits << 4): ternary logic A | (B & C) = 0xF8
+        lo0[r] = _mm512_ternarylogic_epi32(_mm512_and_si512(r0, m4), _mm512_slli_epi16(h, 4), m30, 0xF8);
+        hi0[r] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(r0, 4), m4), _mm512_slli_epi16(h, 2), m30, 0xF8);
+        lo1[r] = _mm512_ternarylogic_epi32(_mm512_and_si512(r1, m4), h, m30, 0xF8);
+        hi1[r] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(r1, 4), m4), _mm512_srli_epi16(h, 2), m30, 0xF8);
+        sc[r] = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wm[r] + 32 + 16 * sb)));
+      }
+      _Pragma("GCC unroll 16")
+      for (int t = 0; t < NT; ++t) {
+        const uint8_t* p = qa[t] + 16 * sb;
+        const __m512i a0 = bc(p), a1 = bc(p + 4), a2 = bc(p + 8), a3 = bc(p + 12);
+        const __m512i init = _mm512_set1_epi32(g.x[t * g.xs + b * 16 + sb]);
+        _Pragma("GCC unroll 16")
+        for (int r = 0; r < RG; ++r) {
+          __m512i sv = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, lo0[r], a0), hi0[r], a2);
+          sv = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(sv, lo1[r], a1), hi1[r], a3);
+          isum[r][t] = _mm512_add_epi32(isum[r][t], _mm512_mullo_epi32(sv, sc[r]));
+        }
+      }
+    }
+    _Pragma("GCC unroll 16")
+    for (int r = 0; r < RG; ++r) {
+      const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wm[r])));
+      _Pragma("GCC unroll 16")
+      for (int t = 0; t < NT; ++t) {
+        float daf;
+        std::memcpy(&daf, qa[t] - 4, 4);
+        acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][t]), _mm512_mul_ps(_mm512_set1_ps(daf), d), acc[r][t]);
+      }
+    }
+  }
+  _Pragma("GCC unroll 16")
+  for (int r = 0; r < RG; ++r)
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) _mm512_storeu_ps(g.y + t * g.ldy + r * kRows, acc[r][t]);
+}
+
+// K-quant micro-kernel for RG row groups and n <= kNTK tokens (Q6 = false: Q4_K, or Q5_K when FIVE).
+template <int RG, bool FIVE, bool Q6>
+void tokens_k(const ArgsK& g, int n) {
   switch (n) {
-    case 1: micro_k<RG, 1, FIVE>(g); return;
-    case 2: micro_k<RG, 2, FIVE>(g); return;
-    case 3: micro_k<RG, 3, FIVE>(g); return;
-    case 4: micro_k<RG, 4, FIVE>(g); return;
+    case 1: Q6 ? micro_q6<RG, 1>(g) : micro_k<RG, 1, FIVE>(g); return;
+    case 2: Q6 ? micro_q6<RG, 2>(g) : micro_k<RG, 2, FIVE>(g); return;
+    case 3: Q6 ? micro_q6<RG, 3>(g) : micro_k<RG, 3, FIVE>(g); return;
+    case 4: Q6 ? micro_q6<RG, 4>(g) : micro_k<RG, 4, FIVE>(g); return;
     default: return;
   }
 }
 
-template <bool FIVE>
+template <bool FIVE, bool Q6 = false>
 void run_k(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
            int64_t g1, float* y, int64_t ldy) {
   const int64_t nb = p.n_in / 256;
@@ -302,8 +374,8 @@ void run_k(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, s
         const ArgsK ar{p.data + static_cast<size_t>(g) * p.group_bytes, p.group_bytes, p.codes_offset, p.meta_bytes,
                        p.code_bytes, nb, act + as * static_cast<size_t>(t), as, aux + xs * static_cast<size_t>(t), xs,
                        y + t * ldy + g * kRows, ldy};
-        if (rg == 2) tokens_k<2, FIVE>(ar, n);
-        else tokens_k<1, FIVE>(ar, n);
+        if (rg == 2) tokens_k<2, FIVE, Q6>(ar, n);
+        else tokens_k<1, FIVE, Q6>(ar, n);
         t += n;
       }
       g += rg;
@@ -353,6 +425,7 @@ void gemm_blocked(const Packed& p, const uint8_t* act, size_t as, const int32_t*
     case GGMLType::Q4_0: run<true>(p, act, as, aux, xs, nt, g0, g1, y, ldy); return;
     case GGMLType::Q4_K: run_k<false>(p, act, as, aux, xs, nt, g0, g1, y, ldy); return;
     case GGMLType::Q5_K: run_k<true>(p, act, as, aux, xs, nt, g0, g1, y, ldy); return;
+    case GGMLType::Q6_K: run_k<false, true>(p, act, as, aux, xs, nt, g0, g1, y, ldy); return;
     default: run<false>(p, act, as, aux, xs, nt, g0, g1, y, ldy); return;
   }
 }

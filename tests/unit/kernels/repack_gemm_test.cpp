@@ -1,5 +1,5 @@
 // The register-blocked prefill GEMM (repack::avx512vnni::gemm_blocked, Q8_0,
-// Q4_0, Q4_K and Q5_K) against the sequential-order scalar reference qdot::dot_seq_scalar on
+// Q4_0, Q4_K, Q5_K and Q6_K) against the sequential-order scalar reference qdot::dot_seq_scalar on
 // the original (unpacked) rows, bit for bit: random bit patterns and real
 // quantized rows, extreme codes and saturating activations, row-group ranges
 // that leave 1 or 2 groups over (3-group passes), token counts that leave 1..3
@@ -35,14 +35,14 @@ std::vector<uint8_t> weights(GGMLType t, int64_t n_in, int64_t n_out, uint32_t s
     return w;
   }
   const size_t ts = ggml_type_traits(uint32_t(t))->type_size;  // 34 (Q8_0), 18 (Q4_0), 144 / 176 (Q4_K / Q5_K)
-  const bool kq = t == GGMLType::Q4_K || t == GGMLType::Q5_K;
+  const bool kq = t == GGMLType::Q4_K || t == GGMLType::Q5_K, q6 = t == GGMLType::Q6_K;
   for (size_t k = 0; k < w.size(); ++k) {
     // Extreme: Q8_0 codes -128 / 127, nibbles (and Q5_K's fifth bits) all 0 / all 1 (alternating by block).
     const uint8_t ext = t == GGMLType::Q8_0 ? ((k / ts) % 2 ? 0x80 : 0x7F) : ((k / ts) % 2 ? 0x00 : 0xFF);
     w[k] = f == Fill::Extreme ? ext : uint8_t(g());
   }
   for (size_t k = 0; k < w.size() / ts; ++k) {  // sane fp16 scales ~0.06..0.5 (either sign; K-quant d, dmin > 0)
-    for (size_t off : kq ? std::vector<size_t>{0, 2} : std::vector<size_t>{0}) {
+    for (size_t off : kq ? std::vector<size_t>{0, 2} : q6 ? std::vector<size_t>{208} : std::vector<size_t>{0}) {
       w[k * ts + off] = uint8_t(g());
       w[k * ts + off + 1] = uint8_t(0x2C + g() % 4) | ((!kq && (g() & 1)) ? 0x80 : 0);
     }
@@ -98,8 +98,8 @@ void check(const Case& c) {
     }
 }
 
-const GGMLType kTypes[] = {GGMLType::Q8_0, GGMLType::Q4_0, GGMLType::Q4_K, GGMLType::Q5_K};
-int64_t block(GGMLType t) { return (t == GGMLType::Q4_K || t == GGMLType::Q5_K) ? 256 : 32; }
+const GGMLType kTypes[] = {GGMLType::Q8_0, GGMLType::Q4_0, GGMLType::Q4_K, GGMLType::Q5_K, GGMLType::Q6_K};
+int64_t block(GGMLType t) { return (t == GGMLType::Q8_0 || t == GGMLType::Q4_0) ? 32 : 256; }
 
 bool have_vnni() { return qdot::isa_available(qdot::Isa::Avx512Vnni); }
 
@@ -110,7 +110,8 @@ TEST(RepackGemm, SupportedTypes) {
   EXPECT_TRUE(repack::avx512vnni::gemm_blocked_supported(GGMLType::Q4_0));
   EXPECT_TRUE(repack::avx512vnni::gemm_blocked_supported(GGMLType::Q4_K));
   EXPECT_TRUE(repack::avx512vnni::gemm_blocked_supported(GGMLType::Q5_K));
-  EXPECT_FALSE(repack::avx512vnni::gemm_blocked_supported(GGMLType::Q6_K));
+  EXPECT_TRUE(repack::avx512vnni::gemm_blocked_supported(GGMLType::Q6_K));
+  EXPECT_FALSE(repack::avx512vnni::gemm_blocked_supported(GGMLType::F32));
 }
 
 TEST(RepackGemm, OddRowGroupsAndTokensMatchSequentialReference) {
