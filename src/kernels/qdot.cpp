@@ -321,6 +321,24 @@ float seq_q8_0(const uint8_t* w, const uint8_t* a, int64_t nb, bool four_bit) {
   return acc;
 }
 
+// Q5_0 in the same order (routed experts packed by Model::pack_experts; plain
+// Q5_0 products keep ggml's vec_dot order, seq_order() says no).
+float seq_q5_0(const uint8_t* w, const uint8_t* a, int64_t nb) {
+  const auto* y = reinterpret_cast<const BlockQ8_0*>(a);
+  float acc = 0;
+  for (int64_t i = 0; i < nb; ++i) {
+    const uint8_t* x = w + i * 22;  // d, qh[4], qs[16]
+    uint32_t qh;
+    std::memcpy(&qh, x + 2, 4);
+    int s = 0;
+    for (int j = 0; j < 16; ++j)
+      s += (((x[6 + j] & 0x0F) | (((qh >> j) & 1) << 4)) - 16) * y[i].qs[j] +
+           (((x[6 + j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16) * y[i].qs[j + 16];
+    acc = std::fma(static_cast<float>(s), load_half(x) * load_half(y[i].d), acc);
+  }
+  return acc;
+}
+
 float seq_q4_k(const uint8_t* w, const uint8_t* a, int64_t nb, bool five) {
   const auto* y = reinterpret_cast<const BlockQ8_K*>(a);
   float acc = 0;
@@ -543,6 +561,7 @@ float dot_seq_scalar(GGMLType w, const uint8_t* wr, const uint8_t* a, int64_t n)
   switch (w) {
     case GGMLType::Q8_0: return seq_q8_0(wr, a, n / 32, false);
     case GGMLType::Q4_0: return seq_q8_0(wr, a, n / 32, true);
+    case GGMLType::Q5_0: return seq_q5_0(wr, a, n / 32);
     case GGMLType::Q4_K: return seq_q4_k(wr, a, n / 256, false);
     case GGMLType::Q5_K: return seq_q4_k(wr, a, n / 256, true);
     case GGMLType::Q6_K: return seq_q6_k(wr, a, n / 256);

@@ -11,19 +11,25 @@
 
 namespace larql::repack {
 
+// repack_pack_avx512.cpp: pack()'s loop over row groups [g0, g1) with AVX-512;
+// false where the build has none.
+namespace avx512 {
+bool pack_groups(const WeightView& w, const Packed& p, int64_t g0, int64_t g1);
+}
+
 using namespace larql::quant;
 
 namespace {
 
 constexpr int R = kRows;
 
-int block_elems(GGMLType t) { return (t == GGMLType::Q8_0 || t == GGMLType::Q4_0) ? 32 : 256; }
+int block_elems(GGMLType t) { return (t == GGMLType::Q8_0 || t == GGMLType::Q4_0 || t == GGMLType::Q5_0) ? 32 : 256; }
 
 // Per block of 16 rows: scales ("meta") and code vectors, kept in two regions of
 // the group so every code vector is 64-byte aligned.
 size_t meta_bytes(GGMLType t) {
   switch (t) {
-    case GGMLType::Q8_0: case GGMLType::Q4_0: return 32;
+    case GGMLType::Q8_0: case GGMLType::Q4_0: case GGMLType::Q5_0: return 32;
     case GGMLType::Q4_K: case GGMLType::Q5_K: return 64 + 256;
     case GGMLType::Q6_K: return 32 + 256;
     default: return 0;
@@ -33,6 +39,7 @@ size_t code_bytes(GGMLType t) {
   switch (t) {
     case GGMLType::Q8_0: return 8 * 64;
     case GGMLType::Q4_0: return 4 * 64;
+    case GGMLType::Q5_0: return 4 * 64 + 64;  // Q4_0's nibble vectors, then bit 4 as 8 masks
     case GGMLType::Q4_K: return 8 * 4 * 64;
     case GGMLType::Q5_K: return 8 * 4 * 64 + 8 * 64;
     case GGMLType::Q6_K: return 16 * 2 * 64 + 16 * 64;
@@ -59,6 +66,15 @@ void decode_src(GGMLType t, const uint8_t* blk, RowBlock& o) {
       o.d = u16(blk);
       for (int j = 0; j < 16; ++j) { o.q[j] = blk[2 + j] & 15; o.q[j + 16] = blk[2 + j] >> 4; }
       return;
+    case GGMLType::Q5_0: {  // d, qh (32 fifth bits), qs: code = nibble | bit << 4 (value - 16)
+      o.d = u16(blk);
+      const uint32_t qh = static_cast<uint32_t>(blk[2] | (blk[3] << 8) | (blk[4] << 16)) | (static_cast<uint32_t>(blk[5]) << 24);
+      for (int j = 0; j < 16; ++j) {
+        o.q[j] = static_cast<uint8_t>((blk[6 + j] & 15) | (((qh >> j) & 1) << 4));
+        o.q[j + 16] = static_cast<uint8_t>((blk[6 + j] >> 4) | (((qh >> (j + 16)) & 1) << 4));
+      }
+      return;
+    }
     case GGMLType::Q4_K: case GGMLType::Q5_K: {
       const bool five = t == GGMLType::Q5_K;
       const uint8_t* scales = blk + 4;
@@ -97,6 +113,8 @@ void decode_src(GGMLType t, const uint8_t* blk, RowBlock& o) {
   }
 }
 
+// The portable packer (CPUs without AVX-512, where enabled() is false anyway),
+// kept straightforward: decode a block of each row, then interleave.
 // Byte 4r+e of a vector holding k-group kg (4 elements from k0 + 4*kg) of every row.
 void put_bytes(uint8_t* v, const RowBlock* rb, int k0, int kg) {
   for (int r = 0; r < R; ++r)
@@ -116,9 +134,17 @@ void pack_block(GGMLType t, const RowBlock* rb, uint8_t* o, uint8_t* c) {
       for (int r = 0; r < R; ++r) put_half(o + 2 * r, rb[r].d);
       for (int g = 0; g < 8; ++g) put_bytes(c + 64 * g, rb, 0, g);
       return;
-    case GGMLType::Q4_0:
+    case GGMLType::Q4_0: case GGMLType::Q5_0:
       for (int r = 0; r < R; ++r) put_half(o + 2 * r, rb[r].d);
       for (int v = 0; v < 4; ++v) put_nibbles(c + 64 * v, rb, 0, v, v + 4);
+      if (t == GGMLType::Q5_0)
+        for (int v = 0; v < 8; ++v) {  // v = 2 * vector + (0 low, 1 high), as Q5_K's masks
+          const int kg = v / 2 + 4 * (v % 2);
+          uint64_t m = 0;
+          for (int r = 0; r < R; ++r)
+            for (int e = 0; e < 4; ++e) m |= static_cast<uint64_t>((rb[r].q[4 * kg + e] >> 4) & 1) << (4 * r + e);
+          std::memcpy(c + 256 + v * 8, &m, 8);
+        }
       return;
     case GGMLType::Q4_K: case GGMLType::Q5_K: {
       for (int r = 0; r < R; ++r) { put_half(o + 2 * r, rb[r].d); put_half(o + 32 + 2 * r, rb[r].dmin); }
@@ -182,8 +208,16 @@ void unpack_block(GGMLType t, const uint8_t* o, const uint8_t* c, RowBlock* rb) 
         for (int r = 0; r < R; ++r)
           for (int e = 0; e < 4; ++e) rb[r].q[4 * g + e] = c[64 * g + 4 * r + e];
       return;
-    case GGMLType::Q4_0:
+    case GGMLType::Q4_0: case GGMLType::Q5_0:
       for (int v = 0; v < 4; ++v) nib(c + 64 * v, 0, v, v + 4);
+      if (t == GGMLType::Q5_0)
+        for (int v = 0; v < 8; ++v) {
+          uint64_t m;
+          std::memcpy(&m, c + 256 + v * 8, 8);
+          const int kg = v / 2 + 4 * (v % 2);
+          for (int r = 0; r < R; ++r)
+            for (int e = 0; e < 4; ++e) rb[r].q[4 * kg + e] |= static_cast<uint8_t>(((m >> (4 * r + e)) & 1) << 4);
+        }
       return;
     case GGMLType::Q4_K: case GGMLType::Q5_K:
       for (int r = 0; r < R; ++r) rb[r].dmin = u16(o + 32 + 2 * r);
@@ -287,7 +321,19 @@ bool enabled() {
   return on;
 }
 
+namespace {
+std::unique_ptr<Packed> pack_with(const WeightView& w, ThreadPool* pool, bool simd_ok);
+}
+
 std::unique_ptr<Packed> pack(const WeightView& w, ThreadPool* pool) {
+  static const bool simd = qdot::isa() >= qdot::Isa::Avx512;  // LARQL_QDOT_ISA=avx2: portable packer
+  return pack_with(w, pool, simd);
+}
+
+std::unique_ptr<Packed> pack_portable(const WeightView& w, ThreadPool* pool) { return pack_with(w, pool, false); }
+
+namespace {
+std::unique_ptr<Packed> pack_with(const WeightView& w, ThreadPool* pool, bool simd) {
   if (!packable(w.type, w.n_in, w.n_out)) throw Error("repack: matrix type/shape cannot be packed");
   auto p = std::make_unique<Packed>();
   p->type = w.type;
@@ -320,6 +366,7 @@ std::unique_ptr<Packed> pack(const WeightView& w, ThreadPool* pool) {
 #endif
   const uint64_t sbytes = ggml_type_traits(static_cast<uint32_t>(w.type))->type_size;
   auto work = [&](int64_t q0, int64_t q1, int) {
+    if (simd && avx512::pack_groups(w, *p, q0, q1)) return;  // same bytes, ~10x faster
     RowBlock rb[R];
     for (int64_t g = q0; g < q1; ++g)
       for (int64_t b = 0; b < nb; ++b) {
@@ -333,10 +380,11 @@ std::unique_ptr<Packed> pack(const WeightView& w, ThreadPool* pool) {
   else work(0, ng, 0);
   return p;
 }
+}  // namespace
 
 size_t aux_count(GGMLType t, int64_t n_in) {
   switch (t) {
-    case GGMLType::Q8_0: case GGMLType::Q4_0: return static_cast<size_t>(n_in / 32);
+    case GGMLType::Q8_0: case GGMLType::Q4_0: case GGMLType::Q5_0: return static_cast<size_t>(n_in / 32);
     case GGMLType::Q4_K: case GGMLType::Q5_K: return static_cast<size_t>(n_in / 256 * 8);
     case GGMLType::Q6_K: return static_cast<size_t>(n_in / 256 * 16);
     default: return 0;
@@ -344,8 +392,8 @@ size_t aux_count(GGMLType t, int64_t n_in) {
 }
 
 void act_aux(GGMLType t, const uint8_t* act, int64_t n_in, int32_t* aux) {
-  if (t == GGMLType::Q8_0 || t == GGMLType::Q4_0) {
-    const int mul = t == GGMLType::Q8_0 ? -128 : -8;
+  if (t == GGMLType::Q8_0 || t == GGMLType::Q4_0 || t == GGMLType::Q5_0) {
+    const int mul = t == GGMLType::Q8_0 ? -128 : t == GGMLType::Q5_0 ? -16 : -8;
     const auto* y = reinterpret_cast<const BlockQ8_0*>(act);
     for (int64_t b = 0; b < n_in / 32; ++b) {
       int s = 0;

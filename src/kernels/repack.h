@@ -67,6 +67,9 @@ bool enabled();
 // Builds the packed copy of w (split over pool's threads when given). Throws
 // larql::Error when !packable.
 std::unique_ptr<Packed> pack(const WeightView& w, ThreadPool* pool = nullptr);
+// pack() with the portable scalar packer whatever the CPU (the AVX-512 packer,
+// repack_pack_avx512.cpp, is tested against it byte for byte).
+std::unique_ptr<Packed> pack_portable(const WeightView& w, ThreadPool* pool = nullptr);
 // Moves the packed copies into one buffer and points them at it: matrices
 // smaller than a 2 MiB page (MoE experts) then still stream from transparent
 // huge pages instead of taking a TLB miss per 4 KiB. The buffer lives as long

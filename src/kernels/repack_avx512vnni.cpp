@@ -54,8 +54,9 @@ inline float act_f32(const uint8_t* p) { float f; std::memcpy(&f, p, 4); return 
 // The loops over tokens, k-groups and sub-blocks are unrolled so the per-token
 // arrays live in zmm registers (at -O2 GCC keeps them on the stack otherwise).
 
-// Q8_0 (Q4 = false) and Q4_0: acc = fma(float(S), d_w * d_a, acc) per block.
-template <int NT, bool Q4>
+// Q8_0 (Q4 = false), Q4_0 and Q5_0 (Q4 and FIVE: bit 4 added from the block's
+// masks): acc = fma(float(S), d_w * d_a, acc) per block.
+template <int NT, bool Q4, bool FIVE = false>
 void group_q8_0(const uint8_t* w, size_t mb, const uint8_t* c, size_t cb, int64_t nb, const Tok* tk, float* y,
                 int64_t ldy) {
   constexpr int kC = NT >= 4 ? 1 : 4 / NT;  // independent vpdpbusd chains per token (latency)
@@ -78,7 +79,15 @@ void group_q8_0(const uint8_t* w, size_t mb, const uint8_t* c, size_t cb, int64_
       _Pragma("GCC unroll 16")
       for (int v = 0; v < 4; ++v) {
         const __m512i raw = ld(c + 64 * v);
-        const __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+        __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+        if constexpr (FIVE) {
+          uint64_t kl, kh;
+          std::memcpy(&kl, c + 256 + 16 * v, 8);
+          std::memcpy(&kh, c + 256 + 16 * v + 8, 8);
+          const __m512i b16 = _mm512_set1_epi8(16);
+          lo = _mm512_mask_add_epi8(lo, _cvtu64_mask64(kl), lo, b16);
+          hi = _mm512_mask_add_epi8(hi, _cvtu64_mask64(kh), hi, b16);
+        }
         _Pragma("GCC unroll 16")
         for (int t = 0; t < NT; ++t) s[t][v % kC] = dp(dp(s[t][v % kC], lo, qa[t] + 4 * v), hi, qa[t] + 4 * v + 16);
       }
@@ -227,6 +236,7 @@ void group(const Packed& p, const uint8_t* w, int64_t nb, const Tok* tk, float* 
   switch (p.type) {
     case GGMLType::Q8_0: group_q8_0<NT, false>(w, mb, c, cb, nb, tk, y, ldy); return;
     case GGMLType::Q4_0: group_q8_0<NT, true>(w, mb, c, cb, nb, tk, y, ldy); return;
+    case GGMLType::Q5_0: group_q8_0<NT, true, true>(w, mb, c, cb, nb, tk, y, ldy); return;
     default: break;
   }
   if constexpr (NT <= kNT) switch (p.type) {
@@ -250,7 +260,7 @@ void gemm(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, si
 
 void gemm_rowgroup(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
                    int64_t g1, float* y, int64_t ldy) {
-  const bool legacy = p.type == GGMLType::Q8_0 || p.type == GGMLType::Q4_0;
+  const bool legacy = p.type == GGMLType::Q8_0 || p.type == GGMLType::Q4_0 || p.type == GGMLType::Q5_0;
   const int max_nt = legacy ? 8 : kNT;  // K-quants keep 3 accumulators per token
   const int64_t nb = p.n_in / (legacy ? 32 : 256);
   for (int tb = 0; tb < nt; tb += kTokBlock) {

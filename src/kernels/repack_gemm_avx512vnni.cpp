@@ -20,8 +20,8 @@
 namespace larql::repack::avx512vnni {
 
 bool gemm_blocked_supported(GGMLType t) {
-  return t == GGMLType::Q8_0 || t == GGMLType::Q4_0 || t == GGMLType::Q4_K || t == GGMLType::Q5_K ||
-         t == GGMLType::Q6_K;
+  return t == GGMLType::Q8_0 || t == GGMLType::Q4_0 || t == GGMLType::Q5_0 || t == GGMLType::Q4_K ||
+         t == GGMLType::Q5_K || t == GGMLType::Q6_K;
 }
 
 }  // namespace larql::repack::avx512vnni
@@ -74,7 +74,7 @@ inline __m512i bc(const uint8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-template <int RG, int NT, bool Q4>
+template <int RG, int NT, bool Q4, bool FIVE = false>
 void micro(const Args& g) {
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   __m512 acc[RG][NT];
@@ -108,6 +108,13 @@ void micro(const Args& g) {
           const __m512i raw = _mm512_load_si512(wc[r] + 64 * v);
           lo[r] = _mm512_and_si512(raw, m4);
           hi[r] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+          if constexpr (FIVE) {  // Q5_0: bit 4 from the block's masks
+            uint64_t kl, kh;
+            std::memcpy(&kl, wc[r] + 256 + 16 * v, 8);
+            std::memcpy(&kh, wc[r] + 256 + 16 * v + 8, 8);
+            lo[r] = _mm512_mask_add_epi8(lo[r], _cvtu64_mask64(kl), lo[r], _mm512_set1_epi8(16));
+            hi[r] = _mm512_mask_add_epi8(hi[r], _cvtu64_mask64(kh), hi[r], _mm512_set1_epi8(16));
+          }
         }
         _Pragma("GCC unroll 16")
         for (int t = 0; t < NT; ++t) {
@@ -151,13 +158,13 @@ void micro(const Args& g) {
     for (int t = 0; t < NT; ++t) _mm512_storeu_ps(g.y + t * g.ldy + r * kRows, acc[r][t]);
 }
 
-template <int RG, bool Q4>
+template <int RG, bool Q4, bool FIVE>
 void tokens(const Args& g, int n) {  // n <= kNT tokens
   switch (n) {
-    case 1: micro<RG, 1, Q4>(g); return;
-    case 2: micro<RG, 2, Q4>(g); return;
-    case 3: micro<RG, 3, Q4>(g); return;
-    case 4: micro<RG, 4, Q4>(g); return;
+    case 1: micro<RG, 1, Q4, FIVE>(g); return;
+    case 2: micro<RG, 2, Q4, FIVE>(g); return;
+    case 3: micro<RG, 3, Q4, FIVE>(g); return;
+    case 4: micro<RG, 4, Q4, FIVE>(g); return;
     default: return;
   }
 }
@@ -383,7 +390,7 @@ void run_k(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, s
   }
 }
 
-template <bool Q4>
+template <bool Q4, bool FIVE = false>
 void run(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
          int64_t g1, float* y, int64_t ldy) {
   const int64_t nb = p.n_in / 32;
@@ -407,9 +414,9 @@ void run(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, siz
         const Args ar{p.data + static_cast<size_t>(g) * p.group_bytes, p.group_bytes, p.codes_offset, p.meta_bytes,
                       p.code_bytes, nb, act + as * static_cast<size_t>(t), as, aux + xs * static_cast<size_t>(t), xs,
                       dav.data() + static_cast<size_t>(t - tb) * nb, y + t * ldy + g * kRows, ldy};
-        if (rg == 3) tokens<3, Q4>(ar, n);
-        else if (rg == 2) tokens<2, Q4>(ar, n);
-        else tokens<1, Q4>(ar, n);
+        if (rg == 3) tokens<3, Q4, FIVE>(ar, n);
+        else if (rg == 2) tokens<2, Q4, FIVE>(ar, n);
+        else tokens<1, Q4, FIVE>(ar, n);
         t += n;
       }
       g += rg;
@@ -423,6 +430,7 @@ void gemm_blocked(const Packed& p, const uint8_t* act, size_t as, const int32_t*
                   int64_t g1, float* y, int64_t ldy) {
   switch (p.type) {
     case GGMLType::Q4_0: run<true>(p, act, as, aux, xs, nt, g0, g1, y, ldy); return;
+    case GGMLType::Q5_0: run<true, true>(p, act, as, aux, xs, nt, g0, g1, y, ldy); return;
     case GGMLType::Q4_K: run_k<false>(p, act, as, aux, xs, nt, g0, g1, y, ldy); return;
     case GGMLType::Q5_K: run_k<true>(p, act, as, aux, xs, nt, g0, g1, y, ldy); return;
     case GGMLType::Q6_K: run_k<false, true>(p, act, as, aux, xs, nt, g0, g1, y, ldy); return;

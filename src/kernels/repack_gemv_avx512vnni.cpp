@@ -1,5 +1,5 @@
 // Decode (one token) kernels over the row-interleaved layout of repack.h for
-// Q4_K, Q5_K, Q6_K, Q8_0 and Q4_0. Same per-lane operations as the nt = 1 case of repack_avx512vnni.cpp
+// Q4_K, Q5_K, Q6_K, Q8_0, Q4_0 and Q5_0. Same per-lane operations as the nt = 1 case of repack_avx512vnni.cpp
 // (exact integer sums, then the scalar reference's float products and fmas in
 // block order), so results equal qdot::seq_rows bit for bit. What differs is the
 // schedule, tuned for a single token where nothing amortizes the unpacking:
@@ -158,11 +158,12 @@ void gemv_q6_k(const Groups& gr, int64_t nb, const uint8_t* act, const int32_t* 
   for (int g = 0; g < G; ++g) _mm512_storeu_ps(y + g * kRows, acc[g]);
 }
 
-// Q8_0 (Q4 = false) and Q4_0: S starts at the block's correction x[b];
-// acc = fma(float(S), d_w * d_a, acc). Four vpdpbusd chains hide their latency.
-template <bool Q4>
+// Q8_0 (Q4 = false), Q4_0 and Q5_0 (FIVE: bit 4 from the block's masks): S
+// starts at the block's correction x[b]; acc = fma(float(S), d_w * d_a, acc).
+// Four vpdpbusd chains hide their latency.
+template <bool Q4, bool FIVE = false>
 void gemv_q8_0(const Groups& gr, int64_t nb, const uint8_t* act, const int32_t* x, size_t pd, float* y) {
-  constexpr int kLines = Q4 ? 4 : 8;  // 64-byte code vectors per block
+  constexpr int kLines = Q4 ? (FIVE ? 5 : 4) : 8;  // 64-byte code vectors per block
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   __m512 acc = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
@@ -174,7 +175,14 @@ void gemv_q8_0(const Groups& gr, int64_t nb, const uint8_t* act, const int32_t* 
     if constexpr (Q4) {
       for (int v = 0; v < 4; ++v) {
         const __m512i raw = ld(c + 64 * v);
-        const __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+        __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+        if constexpr (FIVE) {
+          uint64_t kl, kh;
+          std::memcpy(&kl, c + 256 + 16 * v, 8);
+          std::memcpy(&kh, c + 256 + 16 * v + 8, 8);
+          lo = _mm512_mask_add_epi8(lo, _cvtu64_mask64(kl), lo, _mm512_set1_epi8(16));
+          hi = _mm512_mask_add_epi8(hi, _cvtu64_mask64(kh), hi, _mm512_set1_epi8(16));
+        }
         s[v] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(s[v], lo, bc(qa + 4 * v)), hi, bc(qa + 4 * v + 16));
       }
     } else {
@@ -196,6 +204,7 @@ void run1(const Packed& p, const Groups& gr, int64_t nb, const uint8_t* act, con
     case GGMLType::Q6_K: gemv_q6_k<1>(gr, nb, act, x, pd, y); return;
     case GGMLType::Q8_0: gemv_q8_0<false>(gr, p.n_in / 32, act, x, pd, y); return;
     case GGMLType::Q4_0: gemv_q8_0<true>(gr, p.n_in / 32, act, x, pd, y); return;
+    case GGMLType::Q5_0: gemv_q8_0<true, true>(gr, p.n_in / 32, act, x, pd, y); return;
     default: std::abort();  // gemv_handles() is checked by the dispatcher
   }
 }
@@ -209,7 +218,7 @@ bool gemv_handles(GGMLType t) {
     return e && std::strcmp(e, "0") == 0;
   }();
   return !off && (t == GGMLType::Q4_K || t == GGMLType::Q5_K || t == GGMLType::Q6_K || t == GGMLType::Q8_0 ||
-                  t == GGMLType::Q4_0);
+                  t == GGMLType::Q4_0 || t == GGMLType::Q5_0);
 }
 
 void gemv(const Packed& p, const uint8_t* act, const int32_t* aux, int64_t g0, int64_t g1, float* y) {

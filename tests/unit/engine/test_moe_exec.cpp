@@ -217,6 +217,7 @@ void check_packed(GGMLType gu, GGMLType dt, int64_t E, int64_t F, int64_t X, int
 
 TEST(MoEExec, PackedExpertsQ4KQ6K) { check_packed(GGMLType::Q4_K, GGMLType::Q6_K, 256, 256, 8, 3, false); }
 TEST(MoEExec, PackedExpertsQ8_0Q4_0) { check_packed(GGMLType::Q8_0, GGMLType::Q4_0, 128, 96, 6, 2, false); }
+TEST(MoEExec, PackedExpertsQ4KQ5_0) { check_packed(GGMLType::Q4_K, GGMLType::Q5_0, 256, 96, 6, 2, false); }  // DeepSeek-V2-Lite's mix
 TEST(MoEExec, PackedExpertsQ5KQ8_0Biases) { check_packed(GGMLType::Q5_K, GGMLType::Q8_0, 256, 64, 4, 2, true); }
 
 // A/B timing in one process (LARQL_MOE_BENCH=1; qwen3moe-30b-a3b's expert

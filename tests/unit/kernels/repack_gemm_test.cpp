@@ -1,5 +1,5 @@
 // The register-blocked prefill GEMM (repack::avx512vnni::gemm_blocked, Q8_0,
-// Q4_0, Q4_K, Q5_K and Q6_K) against the sequential-order scalar reference qdot::dot_seq_scalar on
+// Q4_0, Q5_0, Q4_K, Q5_K and Q6_K) against the sequential-order scalar reference qdot::dot_seq_scalar on
 // the original (unpacked) rows, bit for bit: random bit patterns and real
 // quantized rows, extreme codes and saturating activations, row-group ranges
 // that leave 1 or 2 groups over (3-group passes), token counts that leave 1..3
@@ -98,8 +98,8 @@ void check(const Case& c) {
     }
 }
 
-const GGMLType kTypes[] = {GGMLType::Q8_0, GGMLType::Q4_0, GGMLType::Q4_K, GGMLType::Q5_K, GGMLType::Q6_K};
-int64_t block(GGMLType t) { return (t == GGMLType::Q8_0 || t == GGMLType::Q4_0) ? 32 : 256; }
+const GGMLType kTypes[] = {GGMLType::Q8_0, GGMLType::Q4_0, GGMLType::Q5_0, GGMLType::Q4_K, GGMLType::Q5_K, GGMLType::Q6_K};
+int64_t block(GGMLType t) { return (t == GGMLType::Q8_0 || t == GGMLType::Q4_0 || t == GGMLType::Q5_0) ? 32 : 256; }
 
 bool have_vnni() { return qdot::isa_available(qdot::Isa::Avx512Vnni); }
 
@@ -108,6 +108,7 @@ bool have_vnni() { return qdot::isa_available(qdot::Isa::Avx512Vnni); }
 TEST(RepackGemm, SupportedTypes) {
   EXPECT_TRUE(repack::avx512vnni::gemm_blocked_supported(GGMLType::Q8_0));
   EXPECT_TRUE(repack::avx512vnni::gemm_blocked_supported(GGMLType::Q4_0));
+  EXPECT_TRUE(repack::avx512vnni::gemm_blocked_supported(GGMLType::Q5_0));
   EXPECT_TRUE(repack::avx512vnni::gemm_blocked_supported(GGMLType::Q4_K));
   EXPECT_TRUE(repack::avx512vnni::gemm_blocked_supported(GGMLType::Q5_K));
   EXPECT_TRUE(repack::avx512vnni::gemm_blocked_supported(GGMLType::Q6_K));

@@ -1,6 +1,6 @@
 // The one-token packed kernels (repack::avx512vnni::gemv, and the shared gemm
 // with nt = 1) against the sequential-order scalar reference
-// qdot::dot_seq_scalar, bit for bit: Q4_K / Q5_K / Q6_K / Q8_0 / Q4_0, random bit patterns and
+// qdot::dot_seq_scalar, bit for bit: Q4_K / Q5_K / Q6_K / Q8_0 / Q4_0 / Q5_0, random bit patterns and
 // real quantized rows, saturating activations, 1..5 blocks per row, odd and even
 // group counts and sub-ranges [g0, g1) that start on odd groups (the two-group
 // pass and its one-group tail), plus the repack::gemm dispatcher.
@@ -18,12 +18,12 @@ using namespace larql;
 
 namespace {
 
-const GGMLType kTypes[] = {GGMLType::Q4_K, GGMLType::Q5_K, GGMLType::Q6_K, GGMLType::Q8_0, GGMLType::Q4_0};
+const GGMLType kTypes[] = {GGMLType::Q4_K, GGMLType::Q5_K, GGMLType::Q6_K, GGMLType::Q8_0, GGMLType::Q4_0, GGMLType::Q5_0};
 
 // Elements per row for nbk "units": K-quants whole 256-blocks; Q8_0 / Q4_0 three
 // 32-blocks per unit, so most rows are not a multiple of 256.
 int64_t row_elems(GGMLType t, int nbk) {
-  return (t == GGMLType::Q8_0 || t == GGMLType::Q4_0) ? 96 * nbk : 256 * nbk;
+  return (t == GGMLType::Q8_0 || t == GGMLType::Q4_0 || t == GGMLType::Q5_0) ? 96 * nbk : 256 * nbk;
 }
 
 std::vector<uint8_t> weights(GGMLType t, int64_t n_in, int64_t n_out, uint32_t seed, bool random_bits) {

@@ -21,8 +21,11 @@ using namespace larql;
 namespace {
 
 const GGMLType kTypes[] = {GGMLType::Q8_0, GGMLType::Q4_0, GGMLType::Q4_K, GGMLType::Q5_K, GGMLType::Q6_K};
+// Plus Q5_0, packed only for routed experts (plain Q5_0 products keep ggml's order).
+const GGMLType kPackTypes[] = {GGMLType::Q8_0, GGMLType::Q4_0, GGMLType::Q5_0, GGMLType::Q4_K, GGMLType::Q5_K,
+                               GGMLType::Q6_K};
 
-int blk(GGMLType t) { return (t == GGMLType::Q8_0 || t == GGMLType::Q4_0) ? 32 : 256; }
+int blk(GGMLType t) { return (t == GGMLType::Q8_0 || t == GGMLType::Q4_0 || t == GGMLType::Q5_0) ? 32 : 256; }
 
 // n_out rows of n_in: random bytes with sane fp16 scales, or real quantized rows.
 std::vector<uint8_t> weights(GGMLType t, int64_t n_in, int64_t n_out, uint32_t seed, bool random_bits) {
@@ -88,7 +91,7 @@ void check_family(qdot::Isa f, GGMLType t, int64_t n_in, int64_t n_out, int nt, 
 
 void check_all(qdot::Isa f) {
   uint32_t seed = 1;
-  for (GGMLType t : kTypes)
+  for (GGMLType t : kPackTypes)
     for (int nbk : {1, 2, 3})
       for (int64_t n_out : {16, 32, 48})
         for (int nt : {1, 2, 3, 4, 5, 8, 11}) {
@@ -111,7 +114,8 @@ TEST(Repack, PackableShapesAndTypes) {
   EXPECT_TRUE(repack::packable(GGMLType::Q4_K, 256, 32));
   EXPECT_TRUE(repack::packable(GGMLType::Q4_K, 256, 48));
   EXPECT_FALSE(repack::packable(GGMLType::Q8_0, 32, 40));  // not whole groups of 16 rows
-  EXPECT_FALSE(repack::packable(GGMLType::Q5_0, 32, 32));
+  EXPECT_TRUE(repack::packable(GGMLType::Q5_0, 32, 32));
+  EXPECT_FALSE(repack::packable(GGMLType::Q5_1, 32, 32));
   EXPECT_FALSE(repack::packable(GGMLType::F32, 32, 32));
   EXPECT_FALSE(repack::packable(GGMLType::Q6_K, 100, 32));
   WeightView v{GGMLType::Q4_0, nullptr, 64, 40, 36};
