@@ -246,17 +246,26 @@ Runner add_bench(CLI::App& app) {
     std::vector<TestResult> results;
     if (o->p > 0) results.push_back(run_test(*model, o->p, 0, o->r, threads, 1));
     if (o->n > 0) results.push_back(run_test(*model, 0, o->n, o->r, threads, 2));
+    // What the report needs from the model, then the model itself is freed so
+    // llama-bench runs with the memory LARQL had (its packed copies would
+    // otherwise compete with llama.cpp's page cache for the same file).
+    const std::string arch = model->hparams().arch;
+    const bool cached = model->expert_cache() != nullptr;
+    std::vector<DecodeBytes> dbs;
+    for (const auto& r : results) dbs.push_back(decode_bytes_per_token(*model, r));
+    model.reset();
     nlohmann::json ref;
     if (!o->vs.empty()) ref = llama_bench(o->vs, o->model, o->p, o->n, threads, o->r);
     if (!o->json)
       std::printf("model %s | %s | threads %d | cpu %s\n%-8s %12s %10s %9s %9s %9s %9s %10s\n", o->model.c_str(),
-                  model->hparams().arch.c_str(), threads, cpu_features_string().c_str(), "test", "tok/s", "stddev",
+                  arch.c_str(), threads, cpu_features_string().c_str(), "test", "tok/s", "stddev",
                   "attn%", "ffn%", "head%", "other%", "GB/s");
-    for (const auto& r : results) {
+    for (size_t ri = 0; ri < results.size(); ++ri) {
+      const TestResult& r = results[ri];
       const double tot = r.stages.attention_ms + r.stages.ffn_ms + r.stages.head_ms + r.stages.other_ms;
       auto pct = [&](double v) { return tot > 0 ? 100.0 * v / tot : 0.0; };
       const bool tg = r.name[0] == 't';
-      const DecodeBytes db = decode_bytes_per_token(*model, r);
+      const DecodeBytes& db = dbs[ri];
       const double gbs = tg ? db.total() * r.mean / 1e9 : 0;
       double ref_ts = 0;
       for (const auto& row : ref)
@@ -278,7 +287,7 @@ Runner add_bench(CLI::App& app) {
           j["kv_bytes_per_token"] = db.kv;
           j["bandwidth_gb_s"] = gbs;
         }
-        if (o->moe_stats) j["moe"] = moe_json(r, model->expert_cache() != nullptr);
+        if (o->moe_stats) j["moe"] = moe_json(r, cached);
         if (ref_ts > 0) {
           j["llama_bench_tok_s"] = ref_ts;
           j["ratio"] = r.mean / ref_ts;
@@ -288,7 +297,7 @@ Runner add_bench(CLI::App& app) {
         std::printf("%-8s %12.2f %10.2f %8.1f%% %8.1f%% %8.1f%% %8.1f%% %10s\n", r.name.c_str(), r.mean, r.stddev,
                     pct(r.stages.attention_ms), pct(r.stages.ffn_ms), pct(r.stages.head_ms), pct(r.stages.other_ms),
                     tg ? std::to_string(gbs).substr(0, 6).c_str() : "-");
-        if (o->moe_stats) print_moe(r, model->expert_cache() != nullptr);
+        if (o->moe_stats) print_moe(r, cached);
         if (ref_ts > 0) std::printf("%-8s %12.2f   (llama-bench)   ratio larql/llama.cpp = %.2f\n", r.name.c_str(), ref_ts, r.mean / ref_ts);
       }
     }
