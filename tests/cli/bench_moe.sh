@@ -35,4 +35,23 @@ assert abs(j["bytes_per_token"] - (want_w + want_kv)) <= 1e-9 * want_w, "total"
 assert abs(j["bandwidth_gb_s"] - j["bytes_per_token"] * j["tok_s"] / 1e9) <= 1e-6 * j["bandwidth_gb_s"], "GB/s"
 PY
 then ok; else fail "bytes per token"; fi
+
+# --vs-llama-bench: a stand-in llama-bench (same arguments, JSON rows) gives the
+# ratio column; it runs after LARQL has freed its model.
+cat > "$TMP/llama-bench" <<'SH'
+#!/bin/sh
+echo '[{"n_prompt": 8, "n_gen": 0, "avg_ts": 50.0}, {"n_prompt": 0, "n_gen": 2, "avg_ts": 10.0}]'
+SH
+chmod +x "$TMP/llama-bench"
+if "$LARQL" bench "$M" -p 8 -n 2 -r 1 -t 1 --json --vs-llama-bench "$TMP/llama-bench" > "$TMP/vs.json" 2> "$TMP/err" &&
+   "$PY" - "$TMP/vs.json" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ref = {"pp8": 50.0, "tg2": 10.0}
+assert [r["test"] for r in rows] == ["pp8", "tg2"], rows
+for r in rows:
+    assert r["llama_bench_tok_s"] == ref[r["test"]], r
+    assert abs(r["ratio"] - r["tok_s"] / ref[r["test"]]) < 1e-9, r
+PY
+then ok; else cat "$TMP/err"; fail "--vs-llama-bench ratio"; fi
 finish
