@@ -225,18 +225,20 @@ uint64_t repack_experts(ModelWeights& m) {
   for (LayerWeights& L : m.layers)
     for (ExpertWeights* x : {&L.gate_exps, &L.up_exps, &L.down_exps}) {
       if (!expert_packable(*x) || !x->packed.empty()) continue;
-      std::vector<repack::Packed*> ps;
+      // One buffer per tensor, packed in place: each expert is smaller than a
+      // 2 MiB page, and no expert is ever held twice.
+      const size_t each = (repack::packed_bytes(x->at(0)) + 63) / 64 * 64;
+      std::shared_ptr<uint8_t> arena = repack::alloc_arena(each * static_cast<size_t>(x->n_expert));
+      x->packed.clear();
       for (int64_t e = 0; e < x->n_expert; ++e) {
         const WeightView v = x->at(e);
-        std::unique_ptr<repack::Packed> p = repack::pack(v, &pool);
-        ps.push_back(p.get());
+        std::unique_ptr<repack::Packed> p = repack::pack_into(v, arena.get() + each * static_cast<size_t>(e), &pool);
+        x->packed.push_back(p.get());
         total += p->bytes;
         m.packed.push_back(std::move(p));
         drop_source_pages(v, maps);
       }
-      // One buffer per tensor: each expert is smaller than a 2 MiB page.
-      m.packed_arenas.push_back(repack::consolidate(ps));
-      x->packed.assign(ps.begin(), ps.end());
+      m.packed_arenas.push_back(std::move(arena));
     }
   return total;
 }

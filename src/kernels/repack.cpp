@@ -1,5 +1,6 @@
 #include "kernels/repack.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -322,48 +323,78 @@ bool enabled() {
 }
 
 namespace {
-std::unique_ptr<Packed> pack_with(const WeightView& w, ThreadPool* pool, bool simd_ok);
-}
+std::unique_ptr<Packed> pack_with(const WeightView& w, ThreadPool* pool, bool simd_ok, uint8_t* dst);
 
-std::unique_ptr<Packed> pack(const WeightView& w, ThreadPool* pool) {
-  static const bool simd = qdot::isa() >= qdot::Isa::Avx512;  // LARQL_QDOT_ISA=avx2: portable packer
-  return pack_with(w, pool, simd);
-}
-
-std::unique_ptr<Packed> pack_portable(const WeightView& w, ThreadPool* pool) { return pack_with(w, pool, false); }
-
-namespace {
-std::unique_ptr<Packed> pack_with(const WeightView& w, ThreadPool* pool, bool simd) {
+// The layout fields of w's packed form (no data).
+void layout(const WeightView& w, Packed& p) {
   if (!packable(w.type, w.n_in, w.n_out)) throw Error("repack: matrix type/shape cannot be packed");
-  auto p = std::make_unique<Packed>();
-  p->type = w.type;
-  p->n_in = w.n_in;
-  p->n_out = w.n_out;
-  p->src = w.data;
+  p.type = w.type;
+  p.n_in = w.n_in;
+  p.n_out = w.n_out;
+  p.src = w.data;
   const int64_t nb = w.n_in / block_elems(w.type), ng = w.n_out / R;
-  p->meta_bytes = meta_bytes(w.type);
-  p->code_bytes = code_bytes(w.type);
-  p->codes_offset = (p->meta_bytes * static_cast<size_t>(nb) + 63) / 64 * 64;
-  p->group_bytes = p->codes_offset + p->code_bytes * static_cast<size_t>(nb);
-  p->bytes = p->group_bytes * static_cast<size_t>(ng);
-  // Transparent huge pages for the whole 2 MiB pages inside the copy: decode
-  // streams these matrices, and with 4 KiB pages every page is a TLB miss (a
-  // two-level walk in a VM) that stalls the stream. The partial last 2 MiB stays
-  // in 4 KiB pages so no tensor pays up to 2 MiB of unused RSS.
+  p.meta_bytes = meta_bytes(w.type);
+  p.code_bytes = code_bytes(w.type);
+  p.codes_offset = (p.meta_bytes * static_cast<size_t>(nb) + 63) / 64 * 64;
+  p.group_bytes = p.codes_offset + p.code_bytes * static_cast<size_t>(nb);
+  p.bytes = p.group_bytes * static_cast<size_t>(ng);
+}
+
+// Transparent huge pages for the whole 2 MiB pages of a copy: decode streams
+// these matrices, and with 4 KiB pages every page is a TLB miss (a two-level
+// walk in a VM) that stalls the stream. A partial last 2 MiB stays in 4 KiB
+// pages so no buffer pays up to 2 MiB of unused RSS.
+uint8_t* alloc_packed(size_t bytes) {
   constexpr size_t kHuge = size_t{2} << 20;
-  const size_t alloc = (p->bytes + 4095) / 4096 * 4096;
-  p->data = static_cast<uint8_t*>(std::aligned_alloc(alloc >= kHuge ? kHuge : 4096, alloc));
-  if (!p->data) throw Error("repack: out of memory");
+  const size_t alloc = (bytes + 4095) / 4096 * 4096;
+  auto* d = static_cast<uint8_t*>(std::aligned_alloc(alloc >= kHuge ? kHuge : 4096, alloc));
+  if (!d) throw Error("repack: out of memory");
 #ifdef MADV_HUGEPAGE
   static const bool thp = [] {  // LARQL_HUGEPAGES=0 turns it off (A/B runs)
     const char* e = std::getenv("LARQL_HUGEPAGES");
     return !(e && std::strcmp(e, "0") == 0);
   }();
-  if (thp && alloc >= kHuge) madvise(p->data, alloc / kHuge * kHuge, MADV_HUGEPAGE);
+  if (thp && alloc >= kHuge) madvise(d, alloc / kHuge * kHuge, MADV_HUGEPAGE);
 #endif
 #ifdef MADV_POPULATE_WRITE
-  madvise(p->data, alloc, MADV_POPULATE_WRITE);  // one call instead of a page fault per 4 KiB (costly in a VM)
+  madvise(d, alloc, MADV_POPULATE_WRITE);  // one call instead of a page fault per 4 KiB (costly in a VM)
 #endif
+  return d;
+}
+
+bool simd_packer() {
+  static const bool simd = qdot::isa() >= qdot::Isa::Avx512;  // LARQL_QDOT_ISA=avx2: portable packer
+  return simd;
+}
+}  // namespace
+
+std::unique_ptr<Packed> pack(const WeightView& w, ThreadPool* pool) { return pack_with(w, pool, simd_packer(), nullptr); }
+
+std::unique_ptr<Packed> pack_portable(const WeightView& w, ThreadPool* pool) {
+  return pack_with(w, pool, false, nullptr);
+}
+
+size_t packed_bytes(const WeightView& w) {
+  Packed p;
+  layout(w, p);
+  return p.bytes;
+}
+
+std::unique_ptr<Packed> pack_into(const WeightView& w, uint8_t* dst, ThreadPool* pool) {
+  return pack_with(w, pool, simd_packer(), dst);
+}
+
+std::shared_ptr<uint8_t> alloc_arena(size_t bytes) {
+  return std::shared_ptr<uint8_t>(alloc_packed(std::max<size_t>(bytes, 64)), [](uint8_t* b) { std::free(b); });
+}
+
+namespace {
+std::unique_ptr<Packed> pack_with(const WeightView& w, ThreadPool* pool, bool simd, uint8_t* dst) {
+  auto p = std::make_unique<Packed>();
+  layout(w, *p);
+  const int64_t nb = w.n_in / block_elems(w.type), ng = w.n_out / R;
+  p->owned = dst == nullptr;
+  p->data = dst ? dst : alloc_packed(p->bytes);
   const uint64_t sbytes = ggml_type_traits(static_cast<uint32_t>(w.type))->type_size;
   auto work = [&](int64_t q0, int64_t q1, int) {
     if (simd && avx512::pack_groups(w, *p, q0, q1)) return;  // same bytes, ~10x faster
@@ -424,17 +455,11 @@ void gemm(qdot::Isa f, const Packed& p, const uint8_t* act, size_t as, const int
 }
 
 std::shared_ptr<uint8_t> consolidate(const std::vector<Packed*>& ps) {
-  constexpr size_t kHuge = size_t{2} << 20;
   size_t total = 0;
   for (const Packed* p : ps) total += (p->bytes + 63) / 64 * 64;
   if (total == 0) return nullptr;
-  const size_t alloc = (total + 4095) / 4096 * 4096;
-  auto* base = static_cast<uint8_t*>(std::aligned_alloc(alloc >= kHuge ? kHuge : 4096, alloc));
-  if (!base) throw Error("repack: out of memory");
-  std::shared_ptr<uint8_t> arena(base, [](uint8_t* b) { std::free(b); });
-#ifdef MADV_HUGEPAGE
-  if (alloc >= kHuge) madvise(base, alloc / kHuge * kHuge, MADV_HUGEPAGE);
-#endif
+  std::shared_ptr<uint8_t> arena = alloc_arena(total);
+  uint8_t* base = arena.get();
   size_t off = 0;
   for (Packed* p : ps) {
     std::memcpy(base + off, p->data, p->bytes);

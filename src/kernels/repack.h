@@ -70,6 +70,14 @@ std::unique_ptr<Packed> pack(const WeightView& w, ThreadPool* pool = nullptr);
 // pack() with the portable scalar packer whatever the CPU (the AVX-512 packer,
 // repack_pack_avx512.cpp, is tested against it byte for byte).
 std::unique_ptr<Packed> pack_portable(const WeightView& w, ThreadPool* pool = nullptr);
+// Packed size of w (what pack() allocates); throws when !packable.
+size_t packed_bytes(const WeightView& w);
+// An allocation for packed copies: 2 MiB aligned, populated, transparent huge
+// pages over its whole 2 MiB pages (LARQL_HUGEPAGES=0: none).
+std::shared_ptr<uint8_t> alloc_arena(size_t bytes);
+// pack() into caller memory (64-byte aligned, packed_bytes(w) long, e.g. inside
+// an alloc_arena buffer); the Packed does not own it and must not outlive it.
+std::unique_ptr<Packed> pack_into(const WeightView& w, uint8_t* dst, ThreadPool* pool = nullptr);
 // Moves the packed copies into one buffer and points them at it: matrices
 // smaller than a 2 MiB page (MoE experts) then still stream from transparent
 // huge pages instead of taking a TLB miss per 4 KiB. The buffer lives as long

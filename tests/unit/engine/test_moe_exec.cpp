@@ -173,17 +173,17 @@ TEST(MoEExec, FusedMatchesPerExpertBiasesClamped) {  // gpt-oss's per-expert bia
 // kernels. Their sequential order differs from MUL_MAT_ID's only in float
 // rounding, so: identical bits for every thread count, within 1e-3 of the
 // output scale of the exact (unpacked) path, and within 3 % of float64.
-struct PackedLayer {  // as repack_experts: one consolidated buffer per tensor
+struct PackedLayer {  // as repack_experts: every expert of a tensor packed into one arena
   std::vector<std::shared_ptr<uint8_t>> arenas;
   std::vector<std::unique_ptr<repack::Packed>> own;
   void pack(ExpertWeights& w) {
-    std::vector<repack::Packed*> ps;
+    const size_t each = (repack::packed_bytes(w.at(0)) + 63) / 64 * 64;
+    arenas.push_back(repack::alloc_arena(each * static_cast<size_t>(w.n_expert)));
+    w.packed.clear();
     for (int64_t e = 0; e < w.n_expert; ++e) {
-      own.push_back(repack::pack(w.at(e)));
-      ps.push_back(own.back().get());
+      own.push_back(repack::pack_into(w.at(e), arenas.back().get() + each * static_cast<size_t>(e)));
+      w.packed.push_back(own.back().get());
     }
-    arenas.push_back(repack::consolidate(ps));
-    w.packed.assign(ps.begin(), ps.end());
   }
 };
 
