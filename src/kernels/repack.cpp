@@ -347,8 +347,10 @@ void layout(const WeightView& w, Packed& p) {
 uint8_t* alloc_packed(size_t bytes) {
   constexpr size_t kHuge = size_t{2} << 20;
   const size_t alloc = (bytes + 4095) / 4096 * 4096;
-  auto* d = static_cast<uint8_t*>(std::aligned_alloc(alloc >= kHuge ? kHuge : 4096, alloc));
-  if (!d) throw Error("repack: out of memory");
+  // posix_memalign: aligned_alloc wants the size to be a multiple of the alignment.
+  void* mem = nullptr;
+  if (posix_memalign(&mem, alloc >= kHuge ? kHuge : 4096, alloc) != 0 || !mem) throw Error("repack: out of memory");
+  auto* d = static_cast<uint8_t*>(mem);
 #ifdef MADV_HUGEPAGE
   static const bool thp = [] {  // LARQL_HUGEPAGES=0 turns it off (A/B runs)
     const char* e = std::getenv("LARQL_HUGEPAGES");
