@@ -229,16 +229,17 @@ uint64_t repack_experts(ModelWeights& m) {
       // 2 MiB page, and no expert is ever held twice.
       const size_t each = (repack::packed_bytes(x->at(0)) + 63) / 64 * 64;
       std::shared_ptr<uint8_t> arena = repack::alloc_arena(each * static_cast<size_t>(x->n_expert));
-      x->packed.clear();
+      std::vector<const repack::Packed*> ps;
       for (int64_t e = 0; e < x->n_expert; ++e) {
         const WeightView v = x->at(e);
         std::unique_ptr<repack::Packed> p = repack::pack_into(v, arena.get() + each * static_cast<size_t>(e), &pool);
-        x->packed.push_back(p.get());
+        ps.push_back(p.get());
         total += p->bytes;
         m.packed.push_back(std::move(p));
         drop_source_pages(v, maps);
       }
       m.packed_arenas.push_back(std::move(arena));
+      x->packed = std::move(ps);
     }
   return total;
 }

@@ -28,7 +28,7 @@ struct ExpertWeights {
   WeightView at(int64_t e) const {
     WeightView v = w;
     v.data += static_cast<uint64_t>(e) * expert_bytes;
-    v.packed = packed.empty() ? nullptr : packed[static_cast<size_t>(e)];
+    v.packed = static_cast<size_t>(e) < packed.size() ? packed[static_cast<size_t>(e)] : nullptr;
     return v;
   }
   bool valid() const { return w.valid(); }

@@ -179,11 +179,12 @@ struct PackedLayer {  // as repack_experts: every expert of a tensor packed into
   void pack(ExpertWeights& w) {
     const size_t each = (repack::packed_bytes(w.at(0)) + 63) / 64 * 64;
     arenas.push_back(repack::alloc_arena(each * static_cast<size_t>(w.n_expert)));
-    w.packed.clear();
+    std::vector<const repack::Packed*> ps;
     for (int64_t e = 0; e < w.n_expert; ++e) {
       own.push_back(repack::pack_into(w.at(e), arenas.back().get() + each * static_cast<size_t>(e)));
-      w.packed.push_back(own.back().get());
+      ps.push_back(own.back().get());
     }
+    w.packed = std::move(ps);
   }
 };
 
