@@ -33,6 +33,8 @@ namespace larql::repack::avx512vnni {
 
 using namespace larql::quant;
 
+#include "kernels/repack_simd_inl.h"
+
 namespace {
 
 struct Tok {  // one token's activations and corrections
@@ -81,12 +83,7 @@ void group_q8_0(const uint8_t* w, size_t mb, const uint8_t* c, size_t cb, int64_
         const __m512i raw = ld(c + 64 * v);
         __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
         if constexpr (FIVE) {
-          uint64_t kl, kh;
-          std::memcpy(&kl, c + 256 + 16 * v, 8);
-          std::memcpy(&kh, c + 256 + 16 * v + 8, 8);
-          const __m512i b16 = _mm512_set1_epi8(16);
-          lo = _mm512_mask_add_epi8(lo, _cvtu64_mask64(kl), lo, b16);
-          hi = _mm512_mask_add_epi8(hi, _cvtu64_mask64(kh), hi, b16);
+          add_fifth_bits(lo, hi, c + 256 + 16 * v);
         }
         _Pragma("GCC unroll 16")
         for (int t = 0; t < NT; ++t) s[t][v % kC] = dp(dp(s[t][v % kC], lo, qa[t] + 4 * v), hi, qa[t] + 4 * v + 16);
@@ -117,7 +114,7 @@ template <int NT, bool FIVE>
 void group_q4_k(const uint8_t* w, size_t mb, const uint8_t* c, size_t cb, int64_t nb, const Tok* tk, float* y,
                 int64_t ldy) {
   constexpr int kC = NT >= 4 ? 1 : 4 / NT;  // independent vpdpbusd chains per token (latency)
-  const __m512i m4 = _mm512_set1_epi8(0x0F), b16 = _mm512_set1_epi8(16);
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
   __m512 acc[NT];
   _Pragma("GCC unroll 16")
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
@@ -142,11 +139,7 @@ void group_q4_k(const uint8_t* w, size_t mb, const uint8_t* c, size_t cb, int64_
         __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
         if constexpr (FIVE) {
           const uint8_t* mk = c + 2048 + (8 * j + 2 * v) * 8;
-          uint64_t kl, kh;
-          std::memcpy(&kl, mk, 8);
-          std::memcpy(&kh, mk + 8, 8);
-          lo = _mm512_mask_add_epi8(lo, _cvtu64_mask64(kl), lo, b16);
-          hi = _mm512_mask_add_epi8(hi, _cvtu64_mask64(kh), hi, b16);
+          add_fifth_bits(lo, hi, mk);
         }
         _Pragma("GCC unroll 16")
         for (int t = 0; t < NT; ++t)

@@ -44,6 +44,8 @@ namespace larql::repack::avx512vnni {
 
 using namespace larql::quant;
 
+#include "kernels/repack_simd_inl.h"
+
 namespace {
 
 // Tokens per block: their activations stay in L2 while the row range is swept.
@@ -109,11 +111,7 @@ void micro(const Args& g) {
           lo[r] = _mm512_and_si512(raw, m4);
           hi[r] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
           if constexpr (FIVE) {  // Q5_0: bit 4 from the block's masks
-            uint64_t kl, kh;
-            std::memcpy(&kl, wc[r] + 256 + 16 * v, 8);
-            std::memcpy(&kh, wc[r] + 256 + 16 * v + 8, 8);
-            lo[r] = _mm512_mask_add_epi8(lo[r], _cvtu64_mask64(kl), lo[r], _mm512_set1_epi8(16));
-            hi[r] = _mm512_mask_add_epi8(hi[r], _cvtu64_mask64(kh), hi[r], _mm512_set1_epi8(16));
+            add_fifth_bits(lo[r], hi[r], wc[r] + 256 + 16 * v);
           }
         }
         _Pragma("GCC unroll 16")
@@ -193,7 +191,7 @@ inline __m512i u8x16(const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_s
 
 template <int RG, int NT, bool FIVE>
 void micro_k(const ArgsK& g) {
-  const __m512i m4 = _mm512_set1_epi8(0x0F), b16 = _mm512_set1_epi8(16);
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
   __m512 acc[RG][NT];
   _Pragma("GCC unroll 16")
   for (int r = 0; r < RG; ++r)
@@ -230,11 +228,7 @@ void micro_k(const ArgsK& g) {
           lo[r] = _mm512_and_si512(raw, m4);
           hi[r] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
           if constexpr (FIVE) {
-            uint64_t kl, kh;
-            std::memcpy(&kl, wc[r] + 2048 + (8 * j + 2 * v) * 8, 8);
-            std::memcpy(&kh, wc[r] + 2048 + (8 * j + 2 * v) * 8 + 8, 8);
-            lo[r] = _mm512_mask_add_epi8(lo[r], _cvtu64_mask64(kl), lo[r], b16);
-            hi[r] = _mm512_mask_add_epi8(hi[r], _cvtu64_mask64(kh), hi[r], b16);
+            add_fifth_bits(lo[r], hi[r], wc[r] + 2048 + (8 * j + 2 * v) * 8);
           }
         }
         _Pragma("GCC unroll 16")

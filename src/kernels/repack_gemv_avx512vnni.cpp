@@ -32,6 +32,8 @@ namespace larql::repack::avx512vnni {
 
 using namespace larql::quant;
 
+#include "kernels/repack_simd_inl.h"
+
 namespace {
 
 inline __m512i bc(const uint8_t* p) {  // 4 activation bytes to every lane
@@ -69,7 +71,7 @@ struct Groups {
 // acc = fma(float(isum), d_a * d, acc); acc = fma(float(msum), -(d_a * dmin), acc).
 template <int G, bool FIVE>
 void gemv_q4_k(const Groups& gr, int64_t nb, const uint8_t* act, const int32_t* x, size_t pd, float* y) {
-  const __m512i m4 = _mm512_set1_epi8(0x0F), b16 = _mm512_set1_epi8(16);
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
   __m512 acc[G];
   for (int g = 0; g < G; ++g) acc[g] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
@@ -91,11 +93,7 @@ void gemv_q4_k(const Groups& gr, int64_t nb, const uint8_t* act, const int32_t* 
           __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
           if constexpr (FIVE) {
             const uint8_t* mk = c + 2048 + (8 * j + 2 * v) * 8;
-            uint64_t kl, kh;
-            std::memcpy(&kl, mk, 8);
-            std::memcpy(&kh, mk + 8, 8);
-            lo = _mm512_mask_add_epi8(lo, _cvtu64_mask64(kl), lo, b16);
-            hi = _mm512_mask_add_epi8(hi, _cvtu64_mask64(kh), hi, b16);
+            add_fifth_bits(lo, hi, mk);
           }
           if (v % 2 == 0) s0[g] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(s0[g], lo, al), hi, ah);
           else s1[g] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(s1[g], lo, al), hi, ah);
@@ -177,11 +175,7 @@ void gemv_q8_0(const Groups& gr, int64_t nb, const uint8_t* act, const int32_t* 
         const __m512i raw = ld(c + 64 * v);
         __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
         if constexpr (FIVE) {
-          uint64_t kl, kh;
-          std::memcpy(&kl, c + 256 + 16 * v, 8);
-          std::memcpy(&kh, c + 256 + 16 * v + 8, 8);
-          lo = _mm512_mask_add_epi8(lo, _cvtu64_mask64(kl), lo, _mm512_set1_epi8(16));
-          hi = _mm512_mask_add_epi8(hi, _cvtu64_mask64(kh), hi, _mm512_set1_epi8(16));
+          add_fifth_bits(lo, hi, c + 256 + 16 * v);
         }
         s[v] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(s[v], lo, bc(qa + 4 * v)), hi, bc(qa + 4 * v + 16));
       }
