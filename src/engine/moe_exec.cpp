@@ -124,15 +124,16 @@ bool moe_experts_fused(const Family& fam, const LayerWeights& L, const float* x,
       const int nt = static_cast<int>(c);
       repack::gemm(isa, *gw.packed, a, ab, ax, xn, nt, r0 / repack::kRows, r1 / repack::kRows, S.g.data() + b * F, F);
       repack::gemm(isa, *uw.packed, a, ab, ax, xn, nt, r0 / repack::kRows, r1 / repack::kRows, S.u.data() + b * F, F);
-    }
-    for (int64_t t = 0; t < (pgu ? 0 : c); t += kTokGroup) {
-      const int nt = static_cast<int>(std::min<int64_t>(kTokGroup, c - t));
-      const uint8_t* a = S.qa.data() + ab * static_cast<size_t>(b + t);
-      for (int64_t r = r0; r < r1; ++r) {
-        qdot::dot_rows(gw.type, gw.data + static_cast<uint64_t>(r) * gw.row_bytes, a, ab, E, nt, o);
-        for (int k = 0; k < nt; ++k) S.g[static_cast<size_t>((b + t + k) * F + r)] = o[k];
-        qdot::dot_rows(uw.type, uw.data + static_cast<uint64_t>(r) * uw.row_bytes, a, ab, E, nt, o);
-        for (int k = 0; k < nt; ++k) S.u[static_cast<size_t>((b + t + k) * F + r)] = o[k];
+    } else {
+      for (int64_t t = 0; t < c; t += kTokGroup) {
+        const int nt = static_cast<int>(std::min<int64_t>(kTokGroup, c - t));
+        const uint8_t* a = S.qa.data() + ab * static_cast<size_t>(b + t);
+        for (int64_t r = r0; r < r1; ++r) {
+          qdot::dot_rows(gw.type, gw.data + static_cast<uint64_t>(r) * gw.row_bytes, a, ab, E, nt, o);
+          for (int k = 0; k < nt; ++k) S.g[static_cast<size_t>((b + t + k) * F + r)] = o[k];
+          qdot::dot_rows(uw.type, uw.data + static_cast<uint64_t>(r) * uw.row_bytes, a, ab, E, nt, o);
+          for (int k = 0; k < nt; ++k) S.u[static_cast<size_t>((b + t + k) * F + r)] = o[k];
+        }
       }
     }
     // Same per-element operations as the per-expert path (bias, then activation).
@@ -169,19 +170,21 @@ bool moe_experts_fused(const Family& fam, const LayerWeights& L, const float* x,
     const int64_t b = S.start[static_cast<size_t>(e)], c = S.start[static_cast<size_t>(e + 1)] - b;
     const WeightView dw = D.at(e);
     float o[kTokGroup];
-    if (pd)
+    if (pd) {
       repack::gemm(isa, *dw.packed, S.qh.data() + ab2 * static_cast<size_t>(b), ab2,
                    S.xh.data() + xn2 * static_cast<size_t>(b), xn2, static_cast<int>(c), r0 / repack::kRows,
                    r1 / repack::kRows, S.yb.data() + b * E, E);
-    for (int64_t t = 0; t < (pd ? 0 : c); t += kTokGroup) {
-      const int nt = static_cast<int>(std::min<int64_t>(kTokGroup, c - t));
-      for (int64_t r = r0; r < r1; ++r) {
-        qdot::dot_rows(dw.type, dw.data + static_cast<uint64_t>(r) * dw.row_bytes,
-                       S.qh.data() + ab2 * static_cast<size_t>(b + t), ab2, F, nt, o);
-        for (int k = 0; k < nt; ++k) {
-          float v = o[k];
-          if (dbias) v += dbias[e * E + r];
-          S.ys[static_cast<size_t>(S.order[static_cast<size_t>(b + t + k)]) * E + r] = v;
+    } else {
+      for (int64_t t = 0; t < c; t += kTokGroup) {
+        const int nt = static_cast<int>(std::min<int64_t>(kTokGroup, c - t));
+        for (int64_t r = r0; r < r1; ++r) {
+          qdot::dot_rows(dw.type, dw.data + static_cast<uint64_t>(r) * dw.row_bytes,
+                         S.qh.data() + ab2 * static_cast<size_t>(b + t), ab2, F, nt, o);
+          for (int k = 0; k < nt; ++k) {
+            float v = o[k];
+            if (dbias) v += dbias[e * E + r];
+            S.ys[static_cast<size_t>(S.order[static_cast<size_t>(b + t + k)]) * E + r] = v;
+          }
         }
       }
     }
