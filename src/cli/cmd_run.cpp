@@ -55,9 +55,10 @@ void add_generation_options(CLI::App* sub, GenOpts& o) {
   sub->add_option("--expert-policy", o.expert_policy, "MoE --ram-budget eviction: lru|lfu")->default_val("lfu");
 }
 
-// --ram-budget: an expert cache sized for one session of o.ctx tokens and
-// prompts of up to n_batch tokens in one step (run: the prompt; chat: 512).
-void apply_ram_budget(Model& m, const GenOpts& o, int64_t n_batch) {
+// Where routed experts come from: with --ram-budget, an expert cache sized for
+// one session of o.ctx tokens and prompts of up to n_batch tokens in one step
+// (run: the prompt; chat: 512); otherwise packed copies when they fit in RAM.
+void prepare_experts(Model& m, const GenOpts& o, int64_t n_batch) {
   if (o.ram_budget <= 0) {
     pack_experts(m);  // fits in RAM: the packed expert kernels
     return;
@@ -158,13 +159,13 @@ Runner add_run(CLI::App& app) {
   return [=]() {
     auto model = load_model(o->model);
     if (o->prompt.empty() && o->prompt_ids.empty()) {
-      apply_ram_budget(*model, *o, 512);
+      prepare_experts(*model, *o, 512);
       return chat_loop(*model, *o);
     }
     const Tokenizer& tok = model->tokenizer();
     std::vector<int32_t> prompt = !o->prompt_ids.empty() ? parse_token_list(o->prompt_ids, model->hparams().n_vocab)
                                                          : tok.encode(o->prompt, true, true);
-    apply_ram_budget(*model, *o, static_cast<int64_t>(prompt.size()));
+    prepare_experts(*model, *o, static_cast<int64_t>(prompt.size()));
     Session s = make_session(*model, *o);
     GenerateOptions go;
     go.n_predict = o->n_predict;
@@ -207,7 +208,7 @@ Runner add_chat(CLI::App& app) {
   add_generation_options(sub, *o);
   return [=]() {
     auto model = load_model(o->model);
-    apply_ram_budget(*model, *o, 512);
+    prepare_experts(*model, *o, 512);
     return chat_loop(*model, *o);
   };
 }
