@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "engine/attention_tiled.h"
+#include "kernels/exp_simd_inl.h"
 
 namespace larql::attn_tile::avx512 {
 
@@ -58,25 +59,7 @@ LARQL_AVX512 inline __mmask16 lanes_in(int64_t j0, int64_t first, int64_t last) 
   if (hi <= lo) return 0;
   return static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
 }
-// ops::expf_fast on 16 lanes (same constants and operation order; scalef is
-// ldexp with the same rounding, subnormals included).
-LARQL_AVX512 inline __m512 exp16(__m512 x) {
-  const __m512 shifter = _mm512_set1_ps(0x1.8p23f);
-  const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), shifter);
-  const __m512 n = _mm512_sub_ps(z, shifter);
-  const __m512 b =
-      _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f), _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
-  const __m512 u = _mm512_mul_ps(b, b);
-  const __m512 j = _mm512_fmadd_ps(
-      _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
-                      _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
-      u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
-  const __m512 r = _mm512_maskz_scalef_ps(0xFFFF, j, n);
-  const __m512 an = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(n), _mm512_set1_epi32(0x7fffffff)));
-  const __mmask16 big = _mm512_cmp_ps_mask(an, _mm512_set1_ps(192.0f), _CMP_GT_OQ);
-  const __mmask16 pos = _mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_GT_OQ);
-  return _mm512_mask_blend_ps(big, r, _mm512_maskz_mov_ps(pos, _mm512_set1_ps(INFINITY)));
-}
+using simd::exp16;  // ops::expf_fast on 16 lanes (kernels/exp_simd_inl.h)
 
 // t = (a0+a2)+(a1+a3) of dot4x16's accumulators for one row, C 64-chunks, q in registers.
 template <int C>

@@ -121,7 +121,7 @@ void expert_act(const Family& fam, const LayerWeights& L, int64_t e, int64_t c, 
     if (gb) for (int64_t i = 0; i < F; ++i) gr[i] += gb[i];
     if (ub) for (int64_t i = 0; i < F; ++i) ur[i] += ub[i];
     if (fam.ffn == FFNKind::SwiGLUClamped) for (int64_t i = 0; i < F; ++i) gr[i] = swiglu_clamped(gr[i], ur[i]);
-    else for (int64_t i = 0; i < F; ++i) gr[i] = ops::silu(gr[i]) * ur[i];
+    else ops::swiglu(gr, ur, gr, F);
   }
 }
 // LARQL_MOE_FUSED=0: the per-expert products (A/B measurements).
@@ -213,7 +213,11 @@ void moe_ffn(const Family& fam, const HParams& hp, const LayerWeights& L, const 
   S.sh.resize(static_cast<size_t>(n * E));
   matmul(L.ffn_gate_shexp, x, n, S.g.data(), pool);
   matmul(L.ffn_up_shexp, x, n, S.u.data(), pool);
-  for (int64_t i = 0; i < n * SF; ++i) S.g[static_cast<size_t>(i)] = ops::silu(S.g[static_cast<size_t>(i)]) * S.u[static_cast<size_t>(i)];
+  if (n >= 2)
+    pool.parallel_for(n, [&](int64_t t0, int64_t t1, int) {
+      ops::swiglu(S.g.data() + t0 * SF, S.u.data() + t0 * SF, S.g.data() + t0 * SF, (t1 - t0) * SF);
+    });
+  else ops::swiglu(S.g.data(), S.u.data(), S.g.data(), SF);
   matmul(L.ffn_down_shexp, S.g.data(), n, S.sh.data(), pool);
   for (int64_t t = 0; t < n; ++t) {
     float gate = 1.0f;

@@ -142,8 +142,9 @@ bool moe_experts_fused(const Family& fam, const LayerWeights& L, const float* x,
       for (int64_t i = r0; i < r1; ++i) {
         if (gbias) gr[i] += gbias[e * F + i];
         if (ubias) ur[i] += ubias[e * F + i];
-        gr[i] = fam.ffn == FFNKind::SwiGLUClamped ? swiglu_clamped(gr[i], ur[i]) : ops::silu(gr[i]) * ur[i];
+        if (fam.ffn == FFNKind::SwiGLUClamped) gr[i] = swiglu_clamped(gr[i], ur[i]);
       }
+      if (fam.ffn != FFNKind::SwiGLUClamped) ops::swiglu(gr + r0, ur + r0, gr + r0, r1 - r0);
     }
   });
 

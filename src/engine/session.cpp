@@ -308,16 +308,20 @@ void Forward::ffn_block(int64_t il, const LayerWeights& L) {
     return moe_ffn(fam_, hp_, L, S_.h.data(), n, S_.tmp.data(), S_.moe, pool_, &lead_.moe_stats_, &es);
   }
   float* a = S_.a.data();
+  // The gate is element-wise: rows split over the pool (one row per token).
+  auto per_token = [&](auto&& row) {
+    if (n >= 2) pool_.parallel_for(n, [&](int64_t t0, int64_t t1, int) { for (int64_t t = t0; t < t1; ++t) row(t); });
+    else row(0);
+  };
   if (fam_.fused_gate_up) {
     grow(S_.g, n * 2 * F);
     matmul(L.ffn_up, S_.h.data(), n, S_.g.data(), pool_);
     const float* g = S_.g.data();
-    for (int64_t t = 0; t < n; ++t)
-      for (int64_t i = 0; i < F; ++i) a[t * F + i] = ops::silu(g[t * 2 * F + i]) * g[t * 2 * F + F + i];
+    per_token([&](int64_t t) { ops::swiglu(g + t * 2 * F, g + t * 2 * F + F, a + t * F, F); });
   } else if (fam_.ffn == FFNKind::GELU) {
     matmul(L.ffn_up, S_.h.data(), n, a, pool_);
     add_bias(a, L.ffn_up_b.ptr(), n, F);
-    for (int64_t i = 0; i < n * F; ++i) a[i] = gelu(a[i]);
+    per_token([&](int64_t t) { for (int64_t i = t * F; i < (t + 1) * F; ++i) a[i] = gelu(a[i]); });
   } else {
     grow(S_.g, n * F);
     grow(S_.u, n * F);
@@ -325,9 +329,9 @@ void Forward::ffn_block(int64_t il, const LayerWeights& L) {
     matmul(L.ffn_up, S_.h.data(), n, S_.u.data(), pool_);
     const float *g = S_.g.data(), *u = S_.u.data();
     if (fam_.ffn == FFNKind::GeGLU)
-      for (int64_t i = 0; i < n * F; ++i) a[i] = gelu(g[i]) * u[i];
+      per_token([&](int64_t t) { for (int64_t i = t * F; i < (t + 1) * F; ++i) a[i] = gelu(g[i]) * u[i]; });
     else
-      for (int64_t i = 0; i < n * F; ++i) a[i] = ops::silu(g[i]) * u[i];
+      per_token([&](int64_t t) { ops::swiglu(g + t * F, u + t * F, a + t * F, F); });
   }
   // Edits (engine/ffn_patch.h) act on each patched session's own rows.
   bool patched = false;

@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "kernels/numerics.h"
+#include "kernels/qdot.h"
+#include "kernels/vec_simd.h"
 #include "util/half.h"
 
 namespace larql::ops {
@@ -66,6 +68,16 @@ float expf_fast(float x) {
 }
 
 float silu(float x) { return x / (1.0f + expf_fast(-x)); }
+
+void swiglu(const float* g, const float* u, float* out, int64_t n) {
+  switch (qdot::isa()) {
+    case qdot::Isa::Avx512:
+    case qdot::Isa::Avx512Vnni: return vec::avx512::swiglu(g, u, out, n);
+    case qdot::Isa::Avx2: return vec::avx2::swiglu(g, u, out, n);
+    case qdot::Isa::Scalar: break;
+  }
+  for (int64_t i = 0; i < n; ++i) out[i] = silu(g[i]) * u[i];
+}
 
 float gelu_ggml(float x) {
   if (x <= -10.0f) return 0.0f;

@@ -18,6 +18,9 @@ void softmax(float* x, int64_t n);
 float expf_fast(float x);
 // x / (1 + exp(-x)) with expf_fast.
 float silu(float x);
+// out[i] = silu(g[i]) * u[i] (out may alias g or u): the SwiGLU gate. SIMD
+// where the CPU has it (qdot::isa() picks), bit-identical to the scalar loop.
+void swiglu(const float* g, const float* u, float* out, int64_t n);
 // ggml's GELU (tanh approximation) evaluated through its fp16 lookup table:
 // input rounded to fp16, result rounded to fp16, identity above 10, 0 below -10.
 float gelu_ggml(float x);

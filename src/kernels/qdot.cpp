@@ -2,6 +2,7 @@
 #include "kernels/qdot_mxfp4.h"
 
 #include "kernels/qdot_simd.h"
+#include "kernels/vec_simd.h"
 #include "util/cpu.h"
 
 #include <cmath>
@@ -399,11 +400,32 @@ size_t act_bytes(GGMLType w, int64_t n) {
   return static_cast<size_t>(ggml_row_size(a, static_cast<uint64_t>(n)));
 }
 
-void quantize_act(GGMLType w, const float* x, int64_t n, uint8_t* out) {
+void quantize_act_scalar(GGMLType w, const float* x, int64_t n, uint8_t* out) {
   switch (act_type(w)) {
-    case GGMLType::Q8_0: quant_q8_0_act(x, out, n / 32, false); break;
-    case GGMLType::Q8_1: quant_q8_0_act(x, out, n / 32, true); break;
-    case GGMLType::Q8_K: quant_q8_k_act(x, out, n / 256); break;
+    case GGMLType::Q8_0: quant_q8_0_act(x, out, n / 32, false); return;
+    case GGMLType::Q8_1: quant_q8_0_act(x, out, n / 32, true); return;
+    case GGMLType::Q8_K: quant_q8_k_act(x, out, n / 256); return;
+    default: quantize_act(w, x, n, out);  // the others have no SIMD version
+  }
+}
+
+void quantize_act(GGMLType w, const float* x, int64_t n, uint8_t* out) {
+  const Isa f = isa();
+  const bool v512 = f == Isa::Avx512 || f == Isa::Avx512Vnni, v256 = f == Isa::Avx2;
+  switch (act_type(w)) {
+    case GGMLType::Q8_0:
+    case GGMLType::Q8_1: {
+      const bool sum = act_type(w) == GGMLType::Q8_1;
+      if ((v512 && vec::avx512::quant_q8_0(x, out, n / 32, sum)) || (v256 && vec::avx2::quant_q8_0(x, out, n / 32, sum)))
+        break;
+      quant_q8_0_act(x, out, n / 32, sum);  // scalar, or a NaN in the row
+      break;
+    }
+    case GGMLType::Q8_K:
+      if ((v512 && vec::avx512::quant_q8_k(x, out, n / 256)) || (v256 && vec::avx2::quant_q8_k(x, out, n / 256)))
+        break;
+      quant_q8_k_act(x, out, n / 256);
+      break;
     case GGMLType::F16: {
       auto* o = reinterpret_cast<uint16_t*>(out);
       for (int64_t i = 0; i < n; ++i) o[i] = fp32_to_fp16(x[i]);

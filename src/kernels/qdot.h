@@ -16,6 +16,9 @@ GGMLType act_type(GGMLType weight_type);
 size_t act_bytes(GGMLType weight_type, int64_t n);
 // Quantizes n floats for products with weight_type (n a multiple of its block size).
 void quantize_act(GGMLType weight_type, const float* x, int64_t n, uint8_t* out);
+// quantize_act with the portable reference whatever the CPU (the SIMD
+// quantizers are tested against it byte for byte).
+void quantize_act_scalar(GGMLType weight_type, const float* x, int64_t n, uint8_t* out);
 // True when dot() has an integer path for this weight type.
 bool supported(GGMLType weight_type);
 // sum_i w[i] * x[i] for one weight row and one quantized activation row.
