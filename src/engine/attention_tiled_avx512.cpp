@@ -39,15 +39,13 @@ LARQL_AVX512 inline __m512 tree16x16(const __m512* t) {
   const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   return _mm512_maskz_permutexvar_ps(0xFFFF, idx, f);
 }
-LARQL_AVX512 inline float tree16(__m512 t) {
-  alignas(64) float a[16];
-  _mm512_store_ps(a, t);
-  float b[8], c[4];
-  #pragma GCC unroll 16
-  for (int i = 0; i < 8; ++i) b[i] = a[i + 8] + a[i];
-  #pragma GCC unroll 16
-  for (int i = 0; i < 4; ++i) c[i] = b[i + 4] + b[i];
-  return (c[0] + c[2]) + (c[1] + c[3]);
+// sum += tree(t[i]) for i < n in order (t[n..16) are overwritten); n = 0 after.
+LARQL_AVX512 inline void sum_trees(__m512* t, int& n, double& sum) {
+  for (int i = n; i < 16; ++i) t[i] = _mm512_setzero_ps();
+  alignas(64) float tr[16];
+  _mm512_store_ps(tr, tree16x16(t));
+  for (int i = 0; i < n; ++i) sum += static_cast<double>(tr[i]);
+  n = 0;
 }
 LARQL_AVX512 inline float mul_nofuse(float a, float b) {
   float p = a * b;
@@ -61,12 +59,15 @@ LARQL_AVX512 inline __mmask16 lanes_in(int64_t j0, int64_t first, int64_t last) 
 }
 using simd::exp16;  // ops::expf_fast on 16 lanes (kernels/exp_simd_inl.h)
 
-// t = (a0+a2)+(a1+a3) of dot4x16's accumulators for one row, C 64-chunks, q in registers.
-template <int C>
+// t = (a0+a2)+(a1+a3) of dot4x16's accumulators for one row, C 64-chunks, q in
+// registers. R > 0: exactly R rows, fully unrolled so t stays in registers.
+template <int C, int R = 0>
 LARQL_AVX512 inline void score_rows_fixed(const float* k, int64_t kstride, int rows, const float* q, __m512* t) {
   __m512 qv[4 * C];
   #pragma GCC unroll 16
   for (int i = 0; i < 4 * C; ++i) qv[i] = _mm512_loadu_ps(q + 16 * i);
+  if constexpr (R > 0) rows = R;
+  #pragma GCC unroll 16
   for (int r = 0; r < rows; ++r) {
     const float* x = k + r * kstride;
     __m512 a[4];
@@ -98,6 +99,12 @@ LARQL_AVX512 inline void score_rows_any(const float* k, int64_t kstride, int row
 LARQL_AVX512 void score_block(const float* k, int64_t kstride, int rows, const float* q, int64_t dk, float* out) {
   const int64_t np = dk & ~int64_t{63};
   __m512 t[16];
+  if (rows == 16 && np == dk && (np == 64 || np == 128)) {  // the common full block
+    if (np == 64) score_rows_fixed<1, 16>(k, kstride, 16, q, t);
+    else score_rows_fixed<2, 16>(k, kstride, 16, q, t);
+    _mm512_storeu_ps(out, tree16x16(t));
+    return;
+  }
   if (np == 64) score_rows_fixed<1>(k, kstride, rows, q, t);
   else if (np == 128) score_rows_fixed<2>(k, kstride, rows, q, t);
   else score_rows_any(k, kstride, rows, q, np, t);
@@ -135,6 +142,10 @@ LARQL_AVX512 float row_max(float* p, int64_t first, int64_t last, float softcap,
 LARQL_AVX512 double row_exp(float* p, int64_t first, int64_t last, int64_t n_kv, float mx) {
   const __m512 vmx = _mm512_set1_ps(mx), ninf = _mm512_set1_ps(-INFINITY);
   double sum = 0;
+  // The per-16 trees of up to 16 blocks are reduced together (tree16x16), then
+  // added to the double sum in block order, as one tree at a time would be.
+  __m512 pend[16];
+  int np = 0;
   for (int64_t j0 = 0; j0 < n_kv; j0 += 16) {
     const __mmask16 m = lanes_in(j0, first, last);
     if (!m) {  // all masked: zeros, and a +0 tree adds nothing to the sum
@@ -145,8 +156,10 @@ LARQL_AVX512 double row_exp(float* p, int64_t first, int64_t last, int64_t n_kv,
     const __mmask16 live = m & _mm512_cmp_ps_mask(x, ninf, _CMP_NEQ_UQ);
     const __m512 e = _mm512_maskz_mov_ps(live, exp16(_mm512_sub_ps(x, vmx)));
     _mm512_storeu_ps(p + j0, e);
-    sum += static_cast<double>(tree16(e));
+    pend[np++] = e;
+    if (np == 16) sum_trees(pend, np, sum);
   }
+  if (np > 0) sum_trees(pend, np, sum);
   return sum;
 }
 

@@ -167,12 +167,23 @@ class Forward {
   static double since(clock::time_point t) {
     return std::chrono::duration<double, std::milli>(clock::now() - t).count();
   }
+  // fn(r) for r < rows, split over the pool when there are several (row-wise
+  // operations are independent, so the split never changes a value).
+  template <class F>
+  void per_row(int64_t rows, F&& fn) const {
+    if (rows >= 2) pool_.parallel_for(rows, [&](int64_t r0, int64_t r1, int) { for (int64_t r = r0; r < r1; ++r) fn(r); });
+    else if (rows == 1) fn(0);
+  }
   void norm_rows(const float* in, const Vec& w, const Vec& b, float* out, int64_t width, int64_t rows) const {
     const float eps = static_cast<float>(hp_.norm_eps);
-    for (int64_t t = 0; t < rows; ++t) {
+    per_row(rows, [&](int64_t t) {
       if (fam_.norm == NormKind::Layer) ops::layer_norm(in + t * width, w.ptr(), b.ptr(), eps, width, out + t * width);
       else ops::rms_norm(in + t * width, w.ptr(), eps, width, out + t * width);
-    }
+    });
+  }
+  // x += d over rows of width.
+  void add_rows(float* x, const float* d, int64_t width, int64_t rows) const {
+    per_row(rows, [&](int64_t t) { for (int64_t i = t * width; i < (t + 1) * width; ++i) x[i] += d[i]; });
   }
   // The family's GELU; under the ik_llama.cpp profile that engine's own formula.
   float gelu(float x) const {
@@ -256,16 +267,17 @@ void Forward::attention_block(int64_t il, const LayerWeights& L) {
     add_bias(k, L.bk.ptr(), n, kv_dim);
     add_bias(v, L.bv.ptr(), n, v_dim);
   }
-  if (fam_.qk_norm) {
-    for (int64_t r = 0; r < n * H; ++r) ops::rms_norm(q + r * dk, L.q_norm.ptr(), eps, dk, q + r * dk);
-    for (int64_t r = 0; r < n * HKV; ++r) ops::rms_norm(k + r * dk, L.k_norm.ptr(), eps, dk, k + r * dk);
-  }
+  if (fam_.qk_norm)
+    per_row(n, [&](int64_t t) {
+      for (int64_t r = t * H; r < (t + 1) * H; ++r) ops::rms_norm(q + r * dk, L.q_norm.ptr(), eps, dk, q + r * dk);
+      for (int64_t r = t * HKV; r < (t + 1) * HKV; ++r) ops::rms_norm(k + r * dk, L.k_norm.ptr(), eps, dk, k + r * dk);
+    });
   if (fam_.rope) {
     const ops::RopeConfig rc = lead_.rope_config(il);
-    for (int64_t t = 0; t < n; ++t) {
+    per_row(n, [&](int64_t t) {
       ops::rope(q + t * q_dim, H, dk, S_.pos[static_cast<size_t>(t)], rc);
       ops::rope(k + t * kv_dim, HKV, dk, S_.pos[static_cast<size_t>(t)], rc);
-    }
+    });
   }
   if (fam_.scale_q_before_kq)
     for (int64_t i = 0; i < n * q_dim; ++i) q[i] *= fam_.attn_scale;
@@ -308,20 +320,16 @@ void Forward::ffn_block(int64_t il, const LayerWeights& L) {
     return moe_ffn(fam_, hp_, L, S_.h.data(), n, S_.tmp.data(), S_.moe, pool_, &lead_.moe_stats_, &es);
   }
   float* a = S_.a.data();
-  // The gate is element-wise: rows split over the pool (one row per token).
-  auto per_token = [&](auto&& row) {
-    if (n >= 2) pool_.parallel_for(n, [&](int64_t t0, int64_t t1, int) { for (int64_t t = t0; t < t1; ++t) row(t); });
-    else row(0);
-  };
+  // The gate is element-wise: one row per token, split over the pool.
   if (fam_.fused_gate_up) {
     grow(S_.g, n * 2 * F);
     matmul(L.ffn_up, S_.h.data(), n, S_.g.data(), pool_);
     const float* g = S_.g.data();
-    per_token([&](int64_t t) { ops::swiglu(g + t * 2 * F, g + t * 2 * F + F, a + t * F, F); });
+    per_row(n, [&](int64_t t) { ops::swiglu(g + t * 2 * F, g + t * 2 * F + F, a + t * F, F); });
   } else if (fam_.ffn == FFNKind::GELU) {
     matmul(L.ffn_up, S_.h.data(), n, a, pool_);
     add_bias(a, L.ffn_up_b.ptr(), n, F);
-    per_token([&](int64_t t) { for (int64_t i = t * F; i < (t + 1) * F; ++i) a[i] = gelu(a[i]); });
+    per_row(n, [&](int64_t t) { for (int64_t i = t * F; i < (t + 1) * F; ++i) a[i] = gelu(a[i]); });
   } else {
     grow(S_.g, n * F);
     grow(S_.u, n * F);
@@ -329,9 +337,9 @@ void Forward::ffn_block(int64_t il, const LayerWeights& L) {
     matmul(L.ffn_up, S_.h.data(), n, S_.u.data(), pool_);
     const float *g = S_.g.data(), *u = S_.u.data();
     if (fam_.ffn == FFNKind::GeGLU)
-      per_token([&](int64_t t) { for (int64_t i = t * F; i < (t + 1) * F; ++i) a[i] = gelu(g[i]) * u[i]; });
+      per_row(n, [&](int64_t t) { for (int64_t i = t * F; i < (t + 1) * F; ++i) a[i] = gelu(g[i]) * u[i]; });
     else
-      per_token([&](int64_t t) { ops::swiglu(g + t * F, u + t * F, a + t * F, F); });
+      per_row(n, [&](int64_t t) { ops::swiglu(g + t * F, u + t * F, a + t * F, F); });
   }
   // Edits (engine/ffn_patch.h) act on each patched session's own rows.
   bool patched = false;
@@ -413,7 +421,7 @@ void Forward::run() {
     attention_block(il, L);
     attn_ms += since(t0);
     if (fam_.sandwich_norm) norm_rows(S_.tmp.data(), L.post_attn_norm, Vec{}, S_.tmp.data(), E, n);
-    for (int64_t i = 0; i < n * E; ++i) S_.x[static_cast<size_t>(i)] += S_.tmp[static_cast<size_t>(i)];
+    add_rows(S_.x.data(), S_.tmp.data(), E, n);
     observe(il, Sublayer::Attention);
 
     norm_rows(S_.x.data(), L.ffn_norm, L.ffn_norm_b, S_.h.data(), E, n);
@@ -421,7 +429,7 @@ void Forward::run() {
     ffn_block(il, L);
     ffn_ms += since(t0);
     if (fam_.sandwich_norm) norm_rows(S_.tmp.data(), L.post_ffw_norm, Vec{}, S_.tmp.data(), E, n);
-    for (int64_t i = 0; i < n * E; ++i) S_.x[static_cast<size_t>(i)] += S_.tmp[static_cast<size_t>(i)];
+    add_rows(S_.x.data(), S_.tmp.data(), E, n);
     observe(il, Sublayer::FFN);
   }
   auto t_head = clock::now();
