@@ -67,7 +67,33 @@ void BM_gemv(benchmark::State& st, GGMLType t, int64_t n_in, int64_t n_out, bool
                                            benchmark::Counter::kIs1000);
 }
 
+// One token through repack::gemm for one family (Arg: 0 avx512vnni, 1 avxvnni,
+// 2 avx2), from DRAM (copies > 1) or the cache.
+void BM_gemv_family(benchmark::State& st, GGMLType t, int64_t n_in, int64_t n_out, int copies) {
+  const qdot::Isa fams[] = {qdot::Isa::Avx512Vnni, qdot::Isa::AvxVnni, qdot::Isa::Avx2};
+  const qdot::Isa f = fams[st.range(0)];
+  if (!qdot::isa_available(f)) { st.SkipWithError("CPU lacks this family"); return; }
+  if (f == qdot::Isa::Avx2 && !repack::avx2::handles(t)) { st.SkipWithError("no packed AVX2 kernel for this type"); return; }
+  auto c = make_case(t, n_in, n_out, copies);
+  size_t k = 0;
+  for (auto _ : st) {
+    const repack::Packed& p = *c->p[k++ % c->p.size()];
+    repack::gemm(f, p, c->act.data(), 0, c->aux.data(), 0, 1, 0, n_out / repack::kRows, c->y.data(), n_out);
+    benchmark::DoNotOptimize(c->y.data());
+  }
+  st.SetLabel(qdot::isa_name(f));
+  st.counters["GB/s"] = benchmark::Counter(double(c->p[0]->bytes) * double(st.iterations()), benchmark::Counter::kIsRate,
+                                           benchmark::Counter::kIs1000);
+}
+
 }  // namespace
+
+BENCHMARK_CAPTURE(BM_gemv_family, Q4_K_2048x8192_dram, GGMLType::Q4_K, 2048, 8192, 6)->DenseRange(0, 2);
+BENCHMARK_CAPTURE(BM_gemv_family, Q6_K_8192x2048_dram, GGMLType::Q6_K, 8192, 2048, 6)->DenseRange(0, 2);
+BENCHMARK_CAPTURE(BM_gemv_family, Q8_0_2048x8192_dram, GGMLType::Q8_0, 2048, 8192, 4)->DenseRange(0, 2);
+BENCHMARK_CAPTURE(BM_gemv_family, Q4_K_2048x2048, GGMLType::Q4_K, 2048, 2048, 1)->DenseRange(0, 2);
+BENCHMARK_CAPTURE(BM_gemv_family, Q6_K_2048x2048, GGMLType::Q6_K, 2048, 2048, 1)->DenseRange(0, 2);
+BENCHMARK_CAPTURE(BM_gemv_family, Q8_0_2048x2048, GGMLType::Q8_0, 2048, 2048, 1)->DenseRange(0, 2);
 
 // gate/up (2048 -> 8192) and down (8192 -> 2048) from DRAM (6 copies, ~58 MB) and
 // from the cache; attention q (2048 -> 2048); output head (Q6_K, tied; 215 MB).

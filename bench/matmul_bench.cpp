@@ -46,7 +46,7 @@ void BM_matmul(benchmark::State& st, GGMLType t, int64_t n_in, int64_t n_out, bo
   static ThreadPool pool(1);
   Weights w = make_weights(t, n_in, n_out);
   std::unique_ptr<repack::Packed> p;
-  if (packed && repack::enabled()) {
+  if (packed && repack::enabled(t)) {  // plain AVX2: no packed Q8_0
     p = repack::pack(w.view);
     w.view.packed = p.get();
   }

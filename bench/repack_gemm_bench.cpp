@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "format/ggml_types.h"
+#include "kernels/amx.h"
 #include "kernels/qdot.h"
 #include "kernels/repack.h"
 #include "tensor/quants.h"
@@ -98,9 +99,52 @@ void BM_Gemm(benchmark::State& st, GGMLType t, int64_t n_in, int64_t n_out) {
   st.counters["GOPS"] = benchmark::Counter(2.0 * double(n_in) * double(n_out) * nt * double(st.iterations()), benchmark::Counter::kIsRate);
 }
 
+// The same GEMM through repack::gemm for one family (Arg: 0 avx512vnni, 1
+// avxvnni, 2 avx2; repack_ymm_inl.h for 1 and 2), so the 256-bit kernels are
+// measured against the 512-bit ones on one machine. Skipped where the CPU lacks it.
+void BM_GemmFamily(benchmark::State& st, GGMLType t, int64_t n_in, int64_t n_out) {
+  const qdot::Isa fams[] = {qdot::Isa::Avx512Vnni, qdot::Isa::AvxVnni, qdot::Isa::Avx2};
+  const qdot::Isa f = fams[st.range(0)];
+  if (!qdot::isa_available(f)) { st.SkipWithError("CPU lacks this family"); return; }
+  if (f == qdot::Isa::Avx2 && !repack::avx2::handles(t)) { st.SkipWithError("no packed AVX2 kernel for this type"); return; }
+  const int nt = 512;
+  Setup s = make(t, n_in, n_out, nt);
+  std::vector<float> y(size_t(n_out) * nt);
+  for (auto _ : st) {
+    repack::gemm(f, *s.p, s.act.data(), s.ab, s.aux.data(), s.xn, nt, 0, n_out / 16, y.data(), n_out);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.SetLabel(qdot::isa_name(f));
+  st.counters["GOPS"] = benchmark::Counter(2.0 * double(n_in) * double(n_out) * nt * double(st.iterations()), benchmark::Counter::kIsRate);
+}
+
+// The AMX-INT8 kernel (kernels/amx.h) against the AVX-512 VNNI one on the same
+// shape (Arg 0: amx::gemm, 1: avx512vnni::gemm). Skipped without AMX; the
+// software model the tests run it through says nothing about speed.
+void BM_GemmAmx(benchmark::State& st, GGMLType t, int64_t n_in, int64_t n_out) {
+  const bool use_amx = st.range(0) == 0;
+  if (use_amx && !(amx::available() && repack::amx::usable())) { st.SkipWithError("no AMX"); return; }
+  if (!qdot::isa_available(qdot::Isa::Avx512Vnni)) { st.SkipWithError("no AVX-512 VNNI"); return; }
+  const int nt = 512;
+  Setup s = make(t, n_in, n_out, nt);
+  std::vector<float> y(size_t(n_out) * nt);
+  for (auto _ : st) {
+    if (use_amx) repack::amx::gemm(*s.p, s.act.data(), s.ab, s.aux.data(), s.xn, nt, 0, n_out / 16, y.data(), n_out);
+    else repack::avx512vnni::gemm(*s.p, s.act.data(), s.ab, s.aux.data(), s.xn, nt, 0, n_out / 16, y.data(), n_out);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.SetLabel(use_amx ? "amx" : "avx512vnni");
+  st.counters["GOPS"] = benchmark::Counter(2.0 * double(n_in) * double(n_out) * nt * double(st.iterations()), benchmark::Counter::kIsRate);
+}
+
 }  // namespace
 
 BENCHMARK(BM_VnniPeak);
+BENCHMARK_CAPTURE(BM_GemmFamily, Q8_0_2048x8192_t512, GGMLType::Q8_0, 2048, 8192)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_GemmFamily, Q4_0_2048x8192_t512, GGMLType::Q4_0, 2048, 8192)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_GemmFamily, Q4_K_2048x8192_t512, GGMLType::Q4_K, 2048, 8192)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_GemmFamily, Q5_K_2048x8192_t512, GGMLType::Q5_K, 2048, 8192)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_GemmFamily, Q6_K_8192x2048_t512, GGMLType::Q6_K, 8192, 2048)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Gemm, Q8_0_2048x8192_t512, GGMLType::Q8_0, 2048, 8192)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Gemm, Q8_0_8192x2048_t512, GGMLType::Q8_0, 8192, 2048)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Gemm, Q4_0_2048x8192_t512, GGMLType::Q4_0, 2048, 8192)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
@@ -108,3 +152,7 @@ BENCHMARK_CAPTURE(BM_Gemm, Q4_0_2048x8192_t512, GGMLType::Q4_0, 2048, 8192)->Arg
 BENCHMARK_CAPTURE(BM_Gemm, Q4_K_2048x8192_t512, GGMLType::Q4_K, 2048, 8192)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Gemm, Q5_K_2048x8192_t512, GGMLType::Q5_K, 2048, 8192)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Gemm, Q6_K_8192x2048_t512, GGMLType::Q6_K, 8192, 2048)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_GemmAmx, Q8_0_2048x8192_t512, GGMLType::Q8_0, 2048, 8192)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_GemmAmx, Q4_0_2048x8192_t512, GGMLType::Q4_0, 2048, 8192)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_GemmAmx, Q4_K_2048x8192_t512, GGMLType::Q4_K, 2048, 8192)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_GemmAmx, Q6_K_8192x2048_t512, GGMLType::Q6_K, 8192, 2048)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);

@@ -172,7 +172,7 @@ bool expert_repack_enabled() {
 }
 
 bool expert_packable(const ExpertWeights& x) {
-  return x.valid() && x.n_expert > 0 && repack::packable(x.w.type, x.w.n_in, x.w.n_out);
+  return x.valid() && x.n_expert > 0 && repack::packable(x.w.type, x.w.n_in, x.w.n_out) && repack::enabled(x.w.type);
 }
 
 void repack_plain(ModelWeights& m) {
@@ -188,7 +188,9 @@ void repack_plain(ModelWeights& m) {
   constexpr size_t kSmallPacked = size_t{4} << 20;
   std::vector<repack::Packed*> small;
   for (WeightView* v : views) {
-    if (!v->valid() || !qdot::seq_order(v->type, v->n_out) || !repack::packable(v->type, v->n_in, v->n_out)) continue;
+    if (!v->valid() || !qdot::seq_order(v->type, v->n_out) || !repack::packable(v->type, v->n_in, v->n_out) ||
+        !repack::enabled(v->type))  // plain AVX2: no packed Q8_0 kernel
+      continue;
     auto it = done.find(v->data);
     if (it != done.end()) {
       if (repack::matches(it->second, *v)) v->packed = it->second;

@@ -73,6 +73,7 @@ void swiglu(const float* g, const float* u, float* out, int64_t n) {
   switch (qdot::isa()) {
     case qdot::Isa::Avx512:
     case qdot::Isa::Avx512Vnni: return vec::avx512::swiglu(g, u, out, n);
+    case qdot::Isa::AvxVnni:
     case qdot::Isa::Avx2: return vec::avx2::swiglu(g, u, out, n);
     case qdot::Isa::Scalar: break;
   }

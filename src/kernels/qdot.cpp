@@ -411,7 +411,7 @@ void quantize_act_scalar(GGMLType w, const float* x, int64_t n, uint8_t* out) {
 
 void quantize_act(GGMLType w, const float* x, int64_t n, uint8_t* out) {
   const Isa f = isa();
-  const bool v512 = f == Isa::Avx512 || f == Isa::Avx512Vnni, v256 = f == Isa::Avx2;
+  const bool v512 = f == Isa::Avx512 || f == Isa::Avx512Vnni, v256 = f == Isa::Avx2 || f == Isa::AvxVnni;
   switch (act_type(w)) {
     case GGMLType::Q8_0:
     case GGMLType::Q8_1: {
@@ -455,10 +455,10 @@ Isa choose_isa() {
   const CpuFeatures& c = cpu_features();
   if (c.force_scalar) return Isa::Scalar;
   Isa best = Isa::Scalar;
-  for (Isa f : {Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni})
+  for (Isa f : {Isa::Avx2, Isa::AvxVnni, Isa::Avx512, Isa::Avx512Vnni})
     if (isa_available(f)) best = f;
   if (const char* e = std::getenv("LARQL_QDOT_ISA"))
-    for (Isa f : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni})
+    for (Isa f : {Isa::Scalar, Isa::Avx2, Isa::AvxVnni, Isa::Avx512, Isa::Avx512Vnni})
       if (std::strcmp(e, isa_name(f)) == 0 && f < best) best = f;
   return best;
 }
@@ -497,6 +497,11 @@ bool isa_available(Isa f) {
   switch (f) {
     case Isa::Scalar: return true;
     case Isa::Avx2: return avx2;
+#if defined(__clang__)
+    case Isa::AvxVnni: return false;  // its packed kernels are built by GCC only
+#else
+    case Isa::AvxVnni: return avx2 && c.f16c && c.avx_vnni;
+#endif
     case Isa::Avx512: return avx512;
     case Isa::Avx512Vnni: return avx512 && c.avx512vnni;
   }
@@ -507,6 +512,7 @@ const char* isa_name(Isa f) {
   switch (f) {
     case Isa::Scalar: return "scalar";
     case Isa::Avx2: return "avx2";
+    case Isa::AvxVnni: return "avxvnni";
     case Isa::Avx512: return "avx512";
     case Isa::Avx512Vnni: return "avx512vnni";
   }
@@ -524,6 +530,7 @@ void dot_rows(Isa f, GGMLType w, const uint8_t* wr, const uint8_t* a, size_t str
   switch (f) {
     case Isa::Avx512Vnni: avx512vnni::dot_rows(w, wr, a, stride, n, nt, out); return;
     case Isa::Avx512: avx512::dot_rows(w, wr, a, stride, n, nt, out); return;
+    case Isa::AvxVnni:  // no row-major kernels of its own
     case Isa::Avx2: avx2_rows(w, wr, a, stride, n, nt, out); return;
     case Isa::Scalar:
       for (int t = 0; t < nt; ++t) out[t] = dot_scalar(w, wr, a + t * stride, n);
@@ -593,10 +600,12 @@ float dot_seq_scalar(GGMLType w, const uint8_t* wr, const uint8_t* a, int64_t n)
 
 void seq_rows(Isa f, GGMLType w, const uint8_t* wr, const uint8_t* a, size_t stride, int64_t n, int nt, float* out) {
   if (!has_seq_kernel(w) || !isa_available(f)) f = Isa::Scalar;
+  if (f == Isa::AvxVnni) f = Isa::Avx2;  // no row-major kernels of its own
   if (f == Isa::Avx2 && w == GGMLType::Q4_0) f = Isa::Scalar;  // no AVX2 kernel in this order
   switch (f) {
     case Isa::Avx512Vnni: avx512vnni::seq_rows(w, wr, a, stride, n, nt, out); return;
     case Isa::Avx512: avx512::seq_rows(w, wr, a, stride, n, nt, out); return;
+    case Isa::AvxVnni:
     case Isa::Avx2:
       for (; nt >= 4; nt -= 4, a += 4 * stride, out += 4) {
         if (w == GGMLType::Q6_K) avx2::seq_q6_k_x4(wr, a, stride, n / 256, out);

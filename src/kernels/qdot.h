@@ -31,9 +31,11 @@ void dot4(GGMLType weight_type, const uint8_t* w_row, const uint8_t* act, size_t
 float dot_scalar(GGMLType weight_type, const uint8_t* w_row, const uint8_t* act, int64_t n);
 
 // Kernel families, chosen at run time from the CPU's features. LARQL_FORCE_SCALAR=1
-// forces Scalar; LARQL_QDOT_ISA=scalar|avx2|avx512|avx512vnni caps the choice
-// (for benchmarks). Types a family has no kernel for use the next one down.
-enum class Isa { Scalar, Avx2, Avx512, Avx512Vnni };
+// forces Scalar; LARQL_QDOT_ISA=scalar|avx2|avxvnni|avx512|avx512vnni caps the
+// choice (for benchmarks). Types a family has no kernel for use the next one
+// down. AvxVnni (AVX2 + the VEX vpdpbusd, no AVX-512) has packed kernels only
+// (kernels/repack.h); its row-major products and quantizers are the AVX2 ones.
+enum class Isa { Scalar, Avx2, AvxVnni, Avx512, Avx512Vnni };
 Isa isa();                      // the family dot()/dot4()/dot_rows() use
 bool isa_available(Isa family); // the CPU can run it
 const char* isa_name(Isa family);

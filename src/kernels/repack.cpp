@@ -6,6 +6,7 @@
 #include <cstring>
 #include <sys/mman.h>
 
+#include "kernels/amx.h"
 #include "tensor/quants_impl.h"  // block layouts
 #include "util/error.h"
 #include "util/thread_pool.h"
@@ -317,10 +318,17 @@ bool enabled() {
   static const bool on = [] {
     const char* e = std::getenv("LARQL_REPACK");
     if (e && std::strcmp(e, "0") == 0) return false;
-    return qdot::isa() == qdot::Isa::Avx512Vnni;
+#if defined(__clang__)
+    return false;  // the packed kernels are built by GCC only (target pragmas)
+#else
+    const qdot::Isa f = qdot::isa();
+    return f == qdot::Isa::Avx512Vnni || f == qdot::Isa::AvxVnni || f == qdot::Isa::Avx2;
+#endif
   }();
   return on;
 }
+
+bool enabled(GGMLType t) { return enabled() && (qdot::isa() != qdot::Isa::Avx2 || avx2::handles(t)); }
 
 namespace {
 std::unique_ptr<Packed> pack_with(const WeightView& w, ThreadPool* pool, bool simd_ok, uint8_t* dst);
@@ -448,9 +456,19 @@ void act_aux(GGMLType t, const uint8_t* act, int64_t n_in, int32_t* aux) {
 
 void gemm(qdot::Isa f, const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt,
           int64_t g0, int64_t g1, float* y, int64_t ldy) {
-  if (f == qdot::Isa::Avx512Vnni && qdot::isa_available(f)) {
+  if (!qdot::isa_available(f)) f = qdot::Isa::Scalar;
+#if defined(__clang__)
+  if (f == qdot::Isa::Avx2) f = qdot::Isa::Scalar;  // the packed kernels are built by GCC only
+#endif
+  if (f == qdot::Isa::Avx512Vnni) {
     if (nt == 1 && avx512vnni::gemv_handles(p.type)) avx512vnni::gemv(p, act, aux, g0, g1, y);  // decode
+    else if (nt >= amx::kMinTokens && amx::supported(p.type) && amx::usable())  // AMX-INT8 (amx.h)
+      amx::kernel()(p, act, as, aux, xs, nt, g0, g1, y, ldy);
     else avx512vnni::gemm(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+  } else if (f == qdot::Isa::AvxVnni) {
+    avxvnni::gemm(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+  } else if (f == qdot::Isa::Avx2 && avx2::handles(p.type)) {
+    avx2::gemm(p, act, as, aux, xs, nt, g0, g1, y, ldy);
   } else {
     gemm_scalar(p, act, as, aux, xs, nt, g0, g1, y, ldy);
   }

@@ -62,8 +62,11 @@ struct Packed {
 // products in the sequential order (qdot::seq_order), so callers pack only those.
 bool packable(GGMLType type, int64_t n_in, int64_t n_out);
 // Whether packing pays on this CPU: a packed SIMD kernel exists for qdot::isa()
-// (AVX-512 VNNI) and LARQL_REPACK is not "0".
+// (AVX-512 VNNI, AVX-VNNI or AVX2) and LARQL_REPACK is not "0".
 bool enabled();
+// enabled() and qdot::isa()'s family has a packed kernel for this type (plain
+// AVX2 has none for Q8_0: its emulated vpdpbusd would saturate on Q8_0's codes).
+bool enabled(GGMLType type);
 // Builds the packed copy of w (split over pool's threads when given). Throws
 // larql::Error when !packable.
 std::unique_ptr<Packed> pack(const WeightView& w, ThreadPool* pool = nullptr);
@@ -96,7 +99,8 @@ void act_aux(GGMLType type, const uint8_t* act, int64_t n_in, int32_t* aux);
 
 // y[t * ldy + o] for outputs o in [16 * g0, 16 * g1) and tokens t < nt; act and aux
 // hold nt tokens (quantized as qdot::quantize_act, aux by act_aux), act_stride and
-// aux_stride apart. family: qdot::Isa::Avx512Vnni or Scalar (the reference).
+// aux_stride apart. family: qdot::Isa::Avx512Vnni, AvxVnni, Avx2 (types
+// avx2::handles) or Scalar (the reference; any other family or type uses it).
 void gemm(qdot::Isa family, const Packed& p, const uint8_t* act, size_t act_stride, const int32_t* aux,
           size_t aux_stride, int nt, int64_t g0, int64_t g1, float* y, int64_t ldy);
 
@@ -121,4 +125,16 @@ void gemm_blocked(const Packed& p, const uint8_t* act, size_t act_stride, const 
 namespace larql::repack::avx512vnni {
 bool gemv_handles(GGMLType type);
 void gemv(const Packed& p, const uint8_t* act, const int32_t* aux, int64_t g0, int64_t g1, float* y);
+}
+// 256-bit kernels (repack_ymm_inl.h): half a row group (8 rows) per ymm, same
+// contract as gemm(). AVX-VNNI (repack_avxvnni.cpp): every packed type. Plain
+// AVX2 (repack_avx2.cpp): the types avx2::handles (vpmaddubsw + vpmaddwd).
+namespace larql::repack::avxvnni {
+void gemm(const Packed& p, const uint8_t* act, size_t act_stride, const int32_t* aux, size_t aux_stride, int nt,
+          int64_t g0, int64_t g1, float* y, int64_t ldy);
+}
+namespace larql::repack::avx2 {
+bool handles(GGMLType type);
+void gemm(const Packed& p, const uint8_t* act, size_t act_stride, const int32_t* aux, size_t aux_stride, int nt,
+          int64_t g0, int64_t g1, float* y, int64_t ldy);
 }

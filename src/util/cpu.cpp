@@ -39,6 +39,12 @@ const CpuFeatures& cpu_features() {
         c.avx512bw = zmm_os && (b & (1u << 30));
         c.avx512vl = zmm_os && (b & (1u << 31));
         c.avx512vnni = zmm_os && (cx & (1u << 11));
+        // AMX: CPUID.7.0:EDX bits 24 (tile), 25 (int8), 22 (bf16); XCR0 bits 17-18
+        // (XTILECFG, XTILEDATA). Linux still wants a per-process permission request.
+        const bool tile_os = (xcr0 & (3ull << 17)) == (3ull << 17);
+        c.amx_tile = tile_os && (d & (1u << 24));
+        c.amx_int8 = c.amx_tile && (d & (1u << 25));
+        c.amx_bf16 = c.amx_tile && (d & (1u << 22));
         __cpuid_count(7, 1, a, b, cx, d);
         c.avx_vnni = ymm_os && (a & (1u << 4));
       }
@@ -63,6 +69,9 @@ std::string cpu_features_string() {
   add(c.avx512dq, "avx512dq");
   add(c.avx512vnni, "avx512vnni");
   add(c.avx_vnni, "avxvnni");
+  add(c.amx_tile, "amx_tile");
+  add(c.amx_int8, "amx_int8");
+  add(c.amx_bf16, "amx_bf16");
   if (c.force_scalar) s += " (scalar forced)";
   return s.empty() ? "baseline" : s;
 }

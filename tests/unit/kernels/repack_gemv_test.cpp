@@ -12,6 +12,7 @@
 
 #include "kernels/qdot.h"
 #include "kernels/repack.h"
+#include "repack_test_data.h"
 #include "tensor/quants.h"
 
 using namespace larql;
@@ -26,28 +27,9 @@ int64_t row_elems(GGMLType t, int nbk) {
   return (t == GGMLType::Q8_0 || t == GGMLType::Q4_0 || t == GGMLType::Q5_0) ? 96 * nbk : 256 * nbk;
 }
 
+// n_out rows of n_in: random bytes with sane fp16 scales, or real quantized rows.
 std::vector<uint8_t> weights(GGMLType t, int64_t n_in, int64_t n_out, uint32_t seed, bool random_bits) {
-  std::mt19937 g(seed);
-  const uint64_t rb = ggml_row_size(t, uint64_t(n_in));
-  std::vector<uint8_t> w(rb * uint64_t(n_out));
-  if (!random_bits) {
-    std::normal_distribution<float> d(0.f, 1.f);
-    std::vector<float> row(static_cast<size_t>(n_in));
-    for (int64_t r = 0; r < n_out; ++r) {
-      for (auto& v : row) v = d(g);
-      quantize_row(t, row.data(), w.data() + rb * uint64_t(r), n_in);
-    }
-    return w;
-  }
-  for (auto& b : w) b = uint8_t(g());
-  const size_t ts = ggml_type_traits(uint32_t(t))->type_size;
-  for (size_t k = 0; k < w.size() / ts; ++k) {  // sane fp16 scales (~0.06..0.5), random everything else
-    uint8_t* p = w.data() + k * ts;
-    auto put = [&](size_t off) { p[off] = uint8_t(g() & 0xFF); p[off + 1] = uint8_t(0x2C + g() % 4); };
-    if (t == GGMLType::Q6_K) put(208);
-    else { put(0); put(2); }
-  }
-  return w;
+  return test::weights(t, n_in, n_out, seed, random_bits ? test::Fill::RandomBits : test::Fill::Real);
 }
 
 enum class Path { Gemv, GemmNt1, Dispatch };

@@ -1,0 +1,380 @@
+// 256-bit kernels over the packed layout of repack.h, shared by the AVX-VNNI
+// (repack_avxvnni.cpp) and plain AVX2 (repack_avx2.cpp) families. A 16-row
+// group's 64-byte vectors are two 32-byte halves, rows 0-7 and 8-15, so a
+// "unit" here is half a group: 8 int32 / float lanes = 8 output rows. Each lane
+// performs the scalar reference's operations for its row (exact integer sums,
+// one int->float conversion, the same products and fmas in block order), so the
+// results equal gemm_scalar / qdot::seq_rows bit for bit.
+// Include after the family's target pragma, inside its namespace, after
+// defining `__m256i dp(acc, u8 weights, s8 activations)` (acc + the 4-byte dot
+// products; exact for the codes these kernels feed it) and `bool kNativeDp`
+// (dp is one vpdpbusd, not an emulation).
+#pragma once
+
+namespace {
+
+inline __m256i bc(const uint8_t* p) {  // 4 activation bytes to every lane
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+inline __m256i ld(const uint8_t* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
+inline __m256 halves8(const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+inline __m256i u8x8(const uint8_t* p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
+inline __m256i i8x8(const uint8_t* p) { return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
+inline float act_f32(const uint8_t* p) { float f; std::memcpy(&f, p, 4); return f; }
+inline float act_half(const uint8_t* p) { uint16_t h; std::memcpy(&h, p, 2); return _cvtsh_ss(h); }
+inline void pf(const uint8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
+
+// Q5_K / Q5_0: bit 4 of a half's 32 codes, a 32-bit mask (bit i = byte i), added as 16.
+inline __m256i fifth(__m256i v, const uint8_t* mask) {
+  int32_t m;
+  std::memcpy(&m, mask, 4);
+  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(m), _mm256_setr_epi64x(0, 0x0101010101010101LL,
+                         0x0202020202020202LL, 0x0303030303030303LL));  // byte i <- mask byte i / 8
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ULL));
+  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+  return _mm256_or_si256(v, _mm256_and_si256(set, _mm256_set1_epi8(16)));  // codes < 16: or = add
+}
+
+// Bytes ahead of the code stream the one-token kernels prefetch (as the AVX-512
+// gemv; LARQL_GEMV_PF overrides, 0 = off).
+size_t pf_dist() {
+  static const size_t d = [] {
+    const char* e = std::getenv("LARQL_GEMV_PF");
+    return e ? static_cast<size_t>(std::strtoul(e, nullptr, 10)) : size_t{3072};
+  }();
+  return d;
+}
+
+// U units (consecutive halves: unit u is half (h0 + u) % 2 of group (h0 + u) / 2
+// counted from w) x NT tokens.
+struct Args {
+  const uint8_t* w;  // group of the first unit
+  int h0;            // half of the first unit
+  size_t group_bytes, codes_offset, mb, cb;
+  int64_t nb;
+  const uint8_t* a;  // first token's activations
+  size_t as;
+  const int32_t* x;  // first token's corrections
+  size_t xs;
+  float* y;  // first unit's first output row, first token
+  int64_t ldy;
+  size_t pd;  // prefetch distance (NT == 1 only)
+};
+
+template <int U>
+struct Units {
+  const uint8_t* m[U];  // group metadata, block b at + b * mb
+  const uint8_t* c[U];  // group codes (+ 32 h for vectors), block b at + b * cb
+  int h[U];
+  bool first[U];  // the unit starts its group's code stream (prefetch once per group)
+  explicit Units(const Args& g) {
+    for (int u = 0; u < U; ++u) {
+      const int i = g.h0 + u;
+      m[u] = g.w + (i / 2) * g.group_bytes;
+      c[u] = m[u] + g.codes_offset;
+      h[u] = i % 2;
+      first[u] = u == 0 || h[u] == 0;
+    }
+  }
+};
+
+template <int U, int NT>
+inline void store(const Args& g, __m256 (&acc)[U][NT]) {
+  _Pragma("GCC unroll 16")
+  for (int u = 0; u < U; ++u)
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) _mm256_storeu_ps(g.y + t * g.ldy + 8 * u, acc[u][t]);
+}
+
+// Q8_0 (Q4 = false), Q4_0 and Q5_0 (Q4 and FIVE): S starts at the block's
+// correction x[b]; acc = fma(float(S), d_w * d_a, acc).
+template <int U, int NT, bool Q4, bool FIVE = false>
+void micro_q8_0(const Args& g) {
+  const Units<U> un(g);
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  __m256 acc[U][NT];
+  _Pragma("GCC unroll 16")
+  for (int u = 0; u < U; ++u)
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) acc[u][t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < g.nb; ++b) {
+    const uint8_t* qa[NT];
+    __m256i s[U][NT];
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) {
+      qa[t] = g.a + t * g.as + b * sizeof(BlockQ8_0) + 2;
+      _Pragma("GCC unroll 16")
+      for (int u = 0; u < U; ++u) s[u][t] = _mm256_set1_epi32(g.x[t * g.xs + b]);
+    }
+    const size_t cb = static_cast<size_t>(b) * g.cb;
+    if constexpr (NT == 1) {
+      if (g.pd)
+        for (int u = 0; u < U; ++u)
+          if (un.first[u])
+            for (int l = 0; l < (Q4 ? (FIVE ? 5 : 4) : 8); ++l) pf(un.c[u] + cb + 64 * l + g.pd);
+    }
+    if constexpr (Q4) {
+      _Pragma("GCC unroll 16")
+      for (int v = 0; v < 4; ++v) {
+        _Pragma("GCC unroll 16")
+        for (int u = 0; u < U; ++u) {
+          const uint8_t* c = un.c[u] + cb;
+          const __m256i raw = ld(c + 64 * v + 32 * un.h[u]);
+          __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+          if constexpr (FIVE) {
+            lo = fifth(lo, c + 256 + 16 * v + 4 * un.h[u]);
+            hi = fifth(hi, c + 256 + 16 * v + 8 + 4 * un.h[u]);
+          }
+          _Pragma("GCC unroll 16")
+          for (int t = 0; t < NT; ++t) s[u][t] = dp(dp(s[u][t], lo, bc(qa[t] + 4 * v)), hi, bc(qa[t] + 4 * v + 16));
+        }
+      }
+    } else {
+      _Pragma("GCC unroll 16")
+      for (int q = 0; q < 8; ++q)
+        _Pragma("GCC unroll 16")
+        for (int u = 0; u < U; ++u) {
+          const __m256i wv = ld(un.c[u] + cb + 64 * q + 32 * un.h[u]);
+          _Pragma("GCC unroll 16")
+          for (int t = 0; t < NT; ++t) s[u][t] = dp(s[u][t], wv, bc(qa[t] + 4 * q));
+        }
+    }
+    _Pragma("GCC unroll 16")
+    for (int u = 0; u < U; ++u) {
+      const __m256 dw = halves8(un.m[u] + b * g.mb + 16 * un.h[u]);
+      _Pragma("GCC unroll 16")
+      for (int t = 0; t < NT; ++t)
+        acc[u][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[u][t]), _mm256_mul_ps(dw, _mm256_set1_ps(act_half(qa[t] - 2))), acc[u][t]);
+    }
+  }
+  store(g, acc);
+}
+
+// Q4_K / Q5_K: isum = sum_j sc_j * S_j, msum = sum_j mn_j * B_j (exact; msum by
+// vpmaddwd on (mn_2i, mn_2i+1) x (B_2i, B_2i+1) int16 pairs), then
+// acc = fma(float(isum), d_a * d, acc); acc = fma(float(msum), -(d_a * dmin), acc).
+template <int U, int NT, bool FIVE>
+void micro_q4_k(const Args& g) {
+  const Units<U> un(g);
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  __m256 acc[U][NT];
+  _Pragma("GCC unroll 16")
+  for (int u = 0; u < U; ++u)
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) acc[u][t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < g.nb; ++b) {
+    const uint8_t* qa[NT];
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) qa[t] = g.a + t * g.as + b * sizeof(BlockQ8_K) + 4;
+    const size_t cb = static_cast<size_t>(b) * g.cb, mb = static_cast<size_t>(b) * g.mb;
+    __m256i isum[U][NT];
+    _Pragma("GCC unroll 16")
+    for (int u = 0; u < U; ++u)
+      _Pragma("GCC unroll 16")
+      for (int t = 0; t < NT; ++t) isum[u][t] = _mm256_setzero_si256();
+    for (int j = 0; j < 8; ++j) {
+      if constexpr (NT == 1) {
+        if (g.pd)
+          for (int u = 0; u < U; ++u)
+            if (un.first[u])
+              for (int l = 0; l < 4; ++l) pf(un.c[u] + cb + 256 * j + 64 * l + g.pd);
+      }
+      // NT == 1: two chains per unit (v even / odd) hide the vpdpbusd latency.
+      constexpr int kC = NT == 1 ? 2 : 1;
+      __m256i sj[U][NT][kC];
+      _Pragma("GCC unroll 16")
+      for (int u = 0; u < U; ++u)
+        _Pragma("GCC unroll 16")
+        for (int t = 0; t < NT; ++t)
+          _Pragma("GCC unroll 16")
+          for (int k = 0; k < kC; ++k) sj[u][t][k] = _mm256_setzero_si256();
+      _Pragma("GCC unroll 16")
+      for (int v = 0; v < 4; ++v)
+        _Pragma("GCC unroll 16")
+        for (int u = 0; u < U; ++u) {
+          const uint8_t* c = un.c[u] + cb;
+          const __m256i raw = ld(c + (4 * j + v) * 64 + 32 * un.h[u]);
+          __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+          if constexpr (FIVE) {
+            const uint8_t* mk = c + 2048 + (8 * j + 2 * v) * 8 + 4 * un.h[u];
+            lo = fifth(lo, mk);
+            hi = fifth(hi, mk + 8);
+          }
+          _Pragma("GCC unroll 16")
+          for (int t = 0; t < NT; ++t) {
+            __m256i& s = sj[u][t][v % kC];
+            s = dp(dp(s, lo, bc(qa[t] + 32 * j + 4 * v)), hi, bc(qa[t] + 32 * j + 4 * v + 16));
+          }
+        }
+      _Pragma("GCC unroll 16")
+      for (int u = 0; u < U; ++u) {
+        const __m256i sc = u8x8(un.m[u] + mb + 64 + 16 * j + 8 * un.h[u]);
+        _Pragma("GCC unroll 16")
+        for (int t = 0; t < NT; ++t) {
+          __m256i s = sj[u][t][0];
+          if constexpr (kC == 2) s = _mm256_add_epi32(s, sj[u][t][1]);
+          isum[u][t] = _mm256_add_epi32(isum[u][t], _mm256_mullo_epi32(s, sc));
+        }
+      }
+    }
+    // B pairs of each token as int16 (|B| <= 32 * 128 fits).
+    int32_t bp[NT][4];
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) {
+      const int32_t* x = g.x + t * g.xs + b * 8;
+      for (int i = 0; i < 4; ++i)
+        bp[t][i] = static_cast<int32_t>((static_cast<uint32_t>(x[2 * i + 1]) << 16) | (static_cast<uint32_t>(x[2 * i]) & 0xFFFFu));
+    }
+    _Pragma("GCC unroll 16")
+    for (int u = 0; u < U; ++u) {
+      const uint8_t* w = un.m[u] + mb;
+      __m256i mnp[4];  // lane l: mn_2i (low 16 bits) | mn_2i+1 (high) of row l
+      _Pragma("GCC unroll 16")
+      for (int i = 0; i < 4; ++i)
+        mnp[i] = _mm256_or_si256(u8x8(w + 192 + 32 * i + 8 * un.h[u]), _mm256_slli_epi32(u8x8(w + 192 + 32 * i + 16 + 8 * un.h[u]), 16));
+      const __m256 d = halves8(w + 16 * un.h[u]), dmin = halves8(w + 32 + 16 * un.h[u]);
+      _Pragma("GCC unroll 16")
+      for (int t = 0; t < NT; ++t) {
+        __m256i msum = _mm256_setzero_si256();
+        _Pragma("GCC unroll 16")
+        for (int i = 0; i < 4; ++i) msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mnp[i], _mm256_set1_epi32(bp[t][i])));
+        const __m256 da = _mm256_set1_ps(act_f32(qa[t] - 4));
+        acc[u][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[u][t]), _mm256_mul_ps(da, d), acc[u][t]);
+        acc[u][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_mul_ps(da, dmin), acc[u][t]);
+      }
+    }
+  }
+  store(g, acc);
+}
+
+// Q6_K: S_s starts at -32 * bsum_s (codes stored without their -32),
+// isum = sum_s sc_s * S_s (exact), acc = fma(float(isum), d_a * d, acc).
+template <int U, int NT>
+void micro_q6_k(const Args& g) {
+  const Units<U> un(g);
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+  __m256 acc[U][NT];
+  _Pragma("GCC unroll 16")
+  for (int u = 0; u < U; ++u)
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) acc[u][t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < g.nb; ++b) {
+    const uint8_t* qa[NT];
+    __m256i isum[U][NT];
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) {
+      qa[t] = g.a + t * g.as + b * sizeof(BlockQ8_K) + 4;
+      _Pragma("GCC unroll 16")
+      for (int u = 0; u < U; ++u) isum[u][t] = _mm256_setzero_si256();
+    }
+    const size_t cb = static_cast<size_t>(b) * g.cb, mb = static_cast<size_t>(b) * g.mb;
+    for (int s = 0; s < 16; ++s) {
+      if constexpr (NT == 1) {
+        if (g.pd)  // 3 KiB of codes per block: 48 lines, 3 per sub-block
+          for (int u = 0; u < U; ++u)
+            if (un.first[u])
+              for (int l = 0; l < 3; ++l) pf(un.c[u] + cb + 192 * s + 64 * l + g.pd);
+      }
+      _Pragma("GCC unroll 16")
+      for (int u = 0; u < U; ++u) {
+        const uint8_t* c = un.c[u] + cb + 32 * un.h[u];
+        const __m256i h = ld(c + 2048 + 64 * s);
+        const __m256i r0 = ld(c + 128 * s), r1 = ld(c + 128 * s + 64);
+        // code | (high bits << 4)
+        const __m256i lo0 = _mm256_or_si256(_mm256_and_si256(r0, m4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m30));
+        const __m256i hi0 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(r0, 4), m4), _mm256_and_si256(_mm256_slli_epi16(h, 2), m30));
+        const __m256i lo1 = _mm256_or_si256(_mm256_and_si256(r1, m4), _mm256_and_si256(h, m30));
+        const __m256i hi1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(r1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(h, 2), m30));
+        const __m256i sc = i8x8(un.m[u] + mb + 32 + 16 * s + 8 * un.h[u]);
+        _Pragma("GCC unroll 16")
+        for (int t = 0; t < NT; ++t) {
+          const uint8_t* p = qa[t] + 16 * s;
+          const __m256i t0 = dp(dp(_mm256_set1_epi32(g.x[t * g.xs + b * 16 + s]), lo0, bc(p)), hi0, bc(p + 8));
+          const __m256i t1 = dp(dp(_mm256_setzero_si256(), lo1, bc(p + 4)), hi1, bc(p + 12));
+          isum[u][t] = _mm256_add_epi32(isum[u][t], _mm256_mullo_epi32(_mm256_add_epi32(t0, t1), sc));
+        }
+      }
+    }
+    _Pragma("GCC unroll 16")
+    for (int u = 0; u < U; ++u) {
+      const __m256 d = halves8(un.m[u] + mb + 16 * un.h[u]);
+      _Pragma("GCC unroll 16")
+      for (int t = 0; t < NT; ++t)
+        acc[u][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[u][t]), _mm256_mul_ps(_mm256_set1_ps(act_f32(qa[t] - 4)), d), acc[u][t]);
+    }
+  }
+  store(g, acc);
+}
+
+template <int U, int NT>
+void micro(GGMLType t, const Args& g) {
+  switch (t) {
+    case GGMLType::Q8_0: micro_q8_0<U, NT, false>(g); return;
+    case GGMLType::Q4_0: micro_q8_0<U, NT, true>(g); return;
+    case GGMLType::Q5_0: micro_q8_0<U, NT, true, true>(g); return;
+    case GGMLType::Q4_K: micro_q4_k<U, NT, false>(g); return;
+    case GGMLType::Q5_K: micro_q4_k<U, NT, true>(g); return;
+    case GGMLType::Q6_K: micro_q6_k<U, NT>(g); return;
+    default: return;
+  }
+}
+
+constexpr int kTB = 128;  // tokens whose activations stay in L2 while the row range is swept
+
+template <int U, int NT>
+void tokens(GGMLType t, const Args& g, int n) {  // n <= NT
+  if constexpr (NT > 1)
+    if (n < NT) return tokens<U, NT - 1>(t, g, n);
+  micro<U, NT>(t, g);
+}
+
+// U units x NT tokens per pass over halves [2 g0, 2 g1); the last pass of a range
+// not a multiple of U takes the remaining halves one at a time.
+template <int U, int NT>
+void run_cfg(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
+             int64_t g1, float* y, int64_t ldy) {
+  const bool legacy = p.type == GGMLType::Q8_0 || p.type == GGMLType::Q4_0 || p.type == GGMLType::Q5_0;
+  const int64_t nb = p.n_in / (legacy ? 32 : 256);
+  const size_t pd = nt == 1 ? pf_dist() : 0;
+  for (int tb = 0; tb < nt; tb += kTB) {
+    const int te = std::min(nt, tb + kTB);
+    for (int64_t hu = 2 * g0; hu < 2 * g1;) {
+      const bool full = hu + U <= 2 * g1;
+      for (int t = tb; t < te;) {
+        const int n = std::min(NT, te - t);
+        const Args ar{p.data + static_cast<size_t>(hu / 2) * p.group_bytes, static_cast<int>(hu % 2), p.group_bytes,
+                      p.codes_offset, p.meta_bytes, p.code_bytes, nb, act + as * static_cast<size_t>(t), as,
+                      aux + xs * static_cast<size_t>(t), xs, y + t * ldy + hu * 8, ldy, pd};
+        if (full) tokens<U, NT>(p.type, ar, n);
+        else tokens<1, NT>(p.type, ar, n);
+        t += n;
+      }
+      hu += full ? U : 1;
+    }
+  }
+}
+
+// Blocking per type, measured on Zen 5 (bench/repack_gemm_bench.cpp BM_GemmFamily,
+// 512 tokens; bench/gemv_bench.cpp BM_gemv_family): with 16 ymm registers,
+// native vpdpbusd does best with 4 halves x 2 tokens on Q8_0 / Q4_0 / Q4_K
+// (~5-10 % over 2 x 3), but Q5_K's fifth-bit and Q6_K's high-bit unpacking
+// must be shared by more tokens (1 half x 8 and x 4: +40 % and +15 %); the
+// emulated dot (more temporaries) takes 1 x 4 throughout. One token: 2 halves
+// (one group, two chains each), on a par with the AVX-512 gemv from DRAM.
+void run(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
+         int64_t g1, float* y, int64_t ldy) {
+  if (nt == 1) return run_cfg<2, 1>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+  if constexpr (!kNativeDp) {
+    return run_cfg<1, 4>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+  } else {
+    switch (p.type) {
+      case GGMLType::Q5_K: return run_cfg<1, 8>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+      case GGMLType::Q6_K: return run_cfg<1, 4>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+      default: return run_cfg<4, 2>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+    }
+  }
+}
+
+}  // namespace
