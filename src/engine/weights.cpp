@@ -184,28 +184,39 @@ void repack_plain(ModelWeights& m) {
       views.push_back(v);
   const auto maps = readonly_file_maps();
   ThreadPool pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  std::map<const uint8_t*, const repack::Packed*> done;  // tied / shared tensors packed once
-  constexpr size_t kSmallPacked = size_t{4} << 20;
-  std::vector<repack::Packed*> small;
+  // Distinct matrices to pack (tied / shared tensors once), in order.
+  std::vector<WeightView*> todo;
+  std::map<const uint8_t*, WeightView*> first;
   for (WeightView* v : views) {
     if (!v->valid() || !qdot::seq_order(v->type, v->n_out) || !repack::packable(v->type, v->n_in, v->n_out) ||
         !repack::enabled(v->type))  // plain AVX2: no packed Q8_0 kernel
       continue;
-    auto it = done.find(v->data);
-    if (it != done.end()) {
-      if (repack::matches(it->second, *v)) v->packed = it->second;
-      continue;
-    }
-    std::unique_ptr<repack::Packed> p = repack::pack(*v, &pool);
-    if (p->bytes < kSmallPacked) small.push_back(p.get());
+    if (first.emplace(v->data, v).second) todo.push_back(v);
+  }
+  // Matrices below a few 2 MiB pages (k/v projections of GQA models) are packed
+  // straight into one shared arena, so they stream from huge pages too and no
+  // copy of them is ever held twice (peak RSS stays at the file's size).
+  constexpr size_t kSmallPacked = size_t{4} << 20;
+  auto padded = [](size_t b) { return (b + 63) / 64 * 64; };
+  size_t small_total = 0;
+  for (const WeightView* v : todo)
+    if (const size_t b = repack::packed_bytes(*v); b < kSmallPacked) small_total += padded(b);
+  std::shared_ptr<uint8_t> arena = small_total ? repack::alloc_arena(small_total) : nullptr;
+  size_t off = 0;
+  for (WeightView* v : todo) {
+    const size_t b = repack::packed_bytes(*v);
+    std::unique_ptr<repack::Packed> p =
+        b < kSmallPacked ? repack::pack_into(*v, arena.get() + off, &pool) : repack::pack(*v, &pool);
+    if (b < kSmallPacked) off += padded(b);
     v->packed = p.get();
-    done[v->data] = p.get();
     m.packed.push_back(std::move(p));
     drop_source_pages(*v, maps);
   }
-  // Matrices below a few 2 MiB pages (k/v projections of GQA models) share one
-  // buffer so they stream from huge pages too.
-  if (!small.empty()) m.packed_arenas.push_back(repack::consolidate(small));
+  for (WeightView* v : views)  // the other views of a packed tensor
+    if (!v->packed && v->valid())
+      if (auto it = first.find(v->data); it != first.end() && repack::matches(it->second->packed, *v))
+        v->packed = it->second->packed;
+  if (arena) m.packed_arenas.push_back(std::move(arena));
 }
 
 }  // namespace

@@ -63,7 +63,7 @@ struct ModelWeights {
   // Row-interleaved copies of the plain quantized matrices (kernels/repack.h),
   // pointed to by their views' `packed`; empty with LARQL_REPACK=0 or without AVX-512 VNNI.
   std::vector<std::shared_ptr<const repack::Packed>> packed;
-  std::vector<std::shared_ptr<uint8_t>> packed_arenas;  // repack::consolidate buffers (experts)
+  std::vector<std::shared_ptr<uint8_t>> packed_arenas;  // alloc_arena buffers the small matrices and experts were packed into
   WeightView token_embd;
   WeightView position_embd;
   Vec output_norm, output_norm_b;

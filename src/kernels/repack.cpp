@@ -474,21 +474,4 @@ void gemm(qdot::Isa f, const Packed& p, const uint8_t* act, size_t as, const int
   }
 }
 
-std::shared_ptr<uint8_t> consolidate(const std::vector<Packed*>& ps) {
-  size_t total = 0;
-  for (const Packed* p : ps) total += (p->bytes + 63) / 64 * 64;
-  if (total == 0) return nullptr;
-  std::shared_ptr<uint8_t> arena = alloc_arena(total);
-  uint8_t* base = arena.get();
-  size_t off = 0;
-  for (Packed* p : ps) {
-    std::memcpy(base + off, p->data, p->bytes);
-    if (p->owned) std::free(p->data);
-    p->data = base + off;
-    p->owned = false;
-    off += (p->bytes + 63) / 64 * 64;
-  }
-  return arena;
-}
-
 }  // namespace larql::repack

@@ -49,7 +49,7 @@ struct Packed {
   size_t meta_bytes = 0, code_bytes = 0, codes_offset = 0;
   size_t group_bytes = 0;
   size_t bytes = 0;
-  uint8_t* data = nullptr;       // 64-byte aligned; owned unless consolidate() moved it
+  uint8_t* data = nullptr;       // 64-byte aligned; owned unless pack_into() wrote it into caller memory
   bool owned = true;
   Packed() = default;
   Packed(const Packed&) = delete;
@@ -81,11 +81,6 @@ std::shared_ptr<uint8_t> alloc_arena(size_t bytes);
 // pack() into caller memory (64-byte aligned, packed_bytes(w) long, e.g. inside
 // an alloc_arena buffer); the Packed does not own it and must not outlive it.
 std::unique_ptr<Packed> pack_into(const WeightView& w, uint8_t* dst, ThreadPool* pool = nullptr);
-// Moves the packed copies into one buffer and points them at it: matrices
-// smaller than a 2 MiB page (MoE experts) then still stream from transparent
-// huge pages instead of taking a TLB miss per 4 KiB. The buffer lives as long
-// as the returned handle; the Packed objects must not outlive it.
-std::shared_ptr<uint8_t> consolidate(const std::vector<Packed*>& ps);
 // Whether p is the packed form of exactly this view (slices of a view are not).
 inline bool matches(const Packed* p, const WeightView& w) {
   return p && p->src == w.data && p->type == w.type && p->n_in == w.n_in && p->n_out == w.n_out;
