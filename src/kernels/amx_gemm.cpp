@@ -167,8 +167,7 @@ void fold(const Tile16& k, int64_t b, int u, const int32_t (*c)[16], __m512i* is
         const int32_t* x = k.x + t * k.xs + b * 8;  // B_j as int16 pairs (|B_j| <= 32 * 128)
         __m512i msum = _mm512_setzero_si512();
         for (int i = 0; i < 4; ++i) {
-          const uint32_t pair = (static_cast<uint32_t>(x[2 * i + 1]) << 16) | (static_cast<uint32_t>(x[2 * i]) & 0xFFFFu);
-          msum = _mm512_dpwssd_epi32(msum, mnp[i], _mm512_set1_epi32(static_cast<int32_t>(pair)));
+          msum = _mm512_dpwssd_epi32(msum, mnp[i], _mm512_set1_epi32(repack::aux_pair(x, i)));
         }
         const __m512 da = _mm512_set1_ps(act_f32(k.a + t * k.as + b * sizeof(BlockQ8_K)));
         acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(da, d), acc[t]);

@@ -90,6 +90,12 @@ inline bool matches(const Packed* p, const WeightView& w) {
 // Q8_0 -128*sum(a) and Q4_0 -8*sum(a) per block; Q4_K/Q5_K the 8 per-32 sums of
 // each block; Q6_K -32*bsum for its 16 sub-blocks.
 size_t aux_count(GGMLType type, int64_t n_in);
+// Q4_K / Q5_K: pair i of a block's 8 corrections (x = the block's first) as two
+// int16 in one int32, low x[2i], high x[2i+1] (|x| <= 32 * 128 fits), the
+// operand the kernels' vpdpwssd pairs with (mn_2i, mn_2i+1).
+inline int32_t aux_pair(const int32_t* x, int i) {
+  return static_cast<int32_t>((static_cast<uint32_t>(x[2 * i + 1]) << 16) | (static_cast<uint32_t>(x[2 * i]) & 0xFFFFu));
+}
 void act_aux(GGMLType type, const uint8_t* act, int64_t n_in, int32_t* aux);
 
 // y[t * ldy + o] for outputs o in [16 * g0, 16 * g1) and tokens t < nt; act and aux

@@ -251,7 +251,7 @@ void micro_k(const ArgsK& g) {
     for (int t = 0; t < NT; ++t) {
       const int32_t* x = g.x + t * g.xs + b * 8;
       for (int i = 0; i < 4; ++i)
-        bp[t][i] = static_cast<int32_t>((static_cast<uint32_t>(x[2 * i + 1]) << 16) | (static_cast<uint32_t>(x[2 * i]) & 0xFFFFu));
+        bp[t][i] = aux_pair(x, i);
     }
     _Pragma("GCC unroll 16")
     for (int r = 0; r < RG; ++r) {
