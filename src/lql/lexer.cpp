@@ -46,6 +46,16 @@ std::vector<Token> lex(std::string_view s, int line, int col) {
         if (s[j] == '.') dot = true;
         ++j;
       }
+      // Optional exponent (1e-5, 2.5E+30): canonical text prints large and
+      // tiny doubles this way, so it must read back.
+      if (j < s.size() && (s[j] == 'e' || s[j] == 'E')) {
+        size_t k = j + 1;
+        if (k < s.size() && (s[k] == '+' || s[k] == '-')) ++k;
+        if (k < s.size() && digit(s[k])) {
+          while (k < s.size() && digit(s[k])) ++k;
+          j = k;
+        }
+      }
       if (j < s.size() && ident_start(s[j])) fail(line, col + static_cast<int>(j - i), "malformed number '" + std::string(s.substr(i, j - i + 1)) + "'");
       t.kind = Tok::Number;
       t.text.assign(s.substr(i, j - i));

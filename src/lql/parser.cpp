@@ -1,6 +1,7 @@
 #include "lql/parser.h"
 
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <string>
 
@@ -76,7 +77,7 @@ class Parser {
     return t_[p_++].text;
   }
   int64_t integer(const std::string& what) {
-    if (cur().kind != Tok::Number || cur().text.find('.') != std::string::npos) fail(what + " (a whole number)");
+    if (cur().kind != Tok::Number || cur().text.find_first_of(".eE") != std::string::npos) fail(what + " (a whole number)");
     int64_t v = 0;
     const std::string& s = cur().text;
     auto r = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -89,6 +90,7 @@ class Parser {
     if (sym("-")) { neg = true; ++p_; }
     if (cur().kind != Tok::Number) fail(what + " (a number)");
     double v = std::strtod(cur().text.c_str(), nullptr);
+    if (!std::isfinite(v)) fail(what + " (a number within double range)");
     ++p_;
     return neg ? -v : v;
   }

@@ -129,6 +129,26 @@ TEST(LqlParser, ErrorsNameLineColumnTokenAndExpectation) {
   EXPECT_EQ(err("SHOW FEATURES 99999999999999999999;"), "1:15: expected a layer number after SHOW FEATURES (a number up to 10^12), got number 99999999999999999999");
 }
 
+// Fuzz regression: doubles outside the integer range print with an exponent
+// (7.777777777777778e+28); that canonical text must lex and parse back.
+TEST(LqlParser, ExponentNumbersRoundTrip) {
+  for (const char* src : {
+           "INSERT INTO EDGES (entity, relation, target) VALUES (\"A\", \"r\", \"t\") CONFIDENCE 77777777777777777777777777777;",
+           "SELECT * FROM FEATURES WHERE score > 0.000000000000000000001 AND score < -1.5e300;",
+           "SELECT * FROM FEATURES WHERE score IN (2.5E-3, 1e+5, 3e2);",
+       }) {
+    const std::string canon = one(src).to_string();
+    EXPECT_EQ(one(canon).to_string(), canon) << src;
+  }
+  EXPECT_EQ(one("SELECT * FROM EDGES WHERE w = 1e-3;").where.at(0).values.at(0).n, 1e-3);
+  EXPECT_EQ(one("SELECT * FROM EDGES WHERE w = 77777777777777777777777777777;").to_string(),
+            "SELECT * FROM EDGES WHERE w = 7.777777777777778e+28;");
+  EXPECT_EQ(err("SELECT * FROM EDGES WHERE w = 1e999;"),
+            "1:31: expected a value after = (a string or number) (a number within double range), got number 1e999");
+  EXPECT_EQ(err("SHOW FEATURES 1e3;"), "1:15: expected a layer number after SHOW FEATURES (a whole number), got number 1e3");
+  EXPECT_EQ(err("SHOW FEATURES 1e;"), "1:16: malformed number '1e'");
+}
+
 TEST(LqlParser, IsComplete) {
   EXPECT_FALSE(is_complete("DESCRIBE \"France\""));
   EXPECT_TRUE(is_complete("DESCRIBE \"France\";"));
