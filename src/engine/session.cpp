@@ -38,6 +38,7 @@ struct Session::KV {
 struct Session::Scratch {
   std::vector<float> x, h, tmp, q, k, v, att, g, u, a, qkv, head_in, head_out;
   std::vector<int64_t> pos;
+  SharedInput in;  // h, quantized once for every product that reads it
   MoEScratch moe;
   MLAScratch mla;
 };
@@ -181,6 +182,19 @@ class Forward {
       else ops::rms_norm(in + t * width, w.ptr(), eps, width, out + t * width);
     });
   }
+  // h = norm(x) fused with quantizing h for the block's products (their
+  // weight type `reader`; F32 when they read floats), kept in S_.in.
+  void norm_input(const Vec& w, const Vec& b, GGMLType reader) const {
+    const int64_t E = hp_.n_embd;
+    const float eps = static_cast<float>(hp_.norm_eps);
+    const float* in = S_.x.data();
+    float* out = S_.h.data();
+    S_.in.reset(out, N_, E);
+    S_.in.write_rows(reader, pool_, [&](int64_t t) {
+      if (fam_.norm == NormKind::Layer) ops::layer_norm(in + t * E, w.ptr(), b.ptr(), eps, E, out + t * E);
+      else ops::rms_norm(in + t * E, w.ptr(), eps, E, out + t * E);
+    });
+  }
   // x += d over rows of width.
   void add_rows(float* x, const float* d, int64_t width, int64_t rows) const {
     per_row(rows, [&](int64_t t) { for (int64_t i = t * width; i < (t + 1) * width; ++i) x[i] += d[i]; });
@@ -247,11 +261,11 @@ void Forward::attention_block(int64_t il, const LayerWeights& L) {
   const int64_t E = hp_.n_embd, H = hp_.n_head, HKV = hp_.n_head_kv, dk = hp_.head_dim_k, dv = hp_.head_dim_v;
   const int64_t q_dim = H * dk, kv_dim = HKV * dk, v_dim = HKV * dv, n = N_;
   const float eps = static_cast<float>(hp_.norm_eps);
-  float *q = S_.q.data(), *k = S_.k.data(), *v = S_.v.data(), *h = S_.h.data();
+  float *q = S_.q.data(), *k = S_.k.data(), *v = S_.v.data();
   if (fam_.fused_qkv) {
     const int64_t w = q_dim + kv_dim + v_dim;
     grow(S_.qkv, n * w);
-    matmul(L.wqkv, h, n, S_.qkv.data(), pool_);
+    matmul(L.wqkv, S_.in, S_.qkv.data(), pool_);
     add_bias(S_.qkv.data(), L.bqkv.ptr(), n, w);
     for (int64_t t = 0; t < n; ++t) {
       const float* r = S_.qkv.data() + t * w;
@@ -260,9 +274,9 @@ void Forward::attention_block(int64_t il, const LayerWeights& L) {
       std::memcpy(v + t * v_dim, r + q_dim + kv_dim, sizeof(float) * v_dim);
     }
   } else {
-    matmul(L.wq, h, n, q, pool_);
-    matmul(L.wk, h, n, k, pool_);
-    matmul(L.wv, h, n, v, pool_);
+    matmul(L.wq, S_.in, q, pool_);
+    matmul(L.wk, S_.in, k, pool_);
+    matmul(L.wv, S_.in, v, pool_);
     add_bias(q, L.bq.ptr(), n, q_dim);
     add_bias(k, L.bk.ptr(), n, kv_dim);
     add_bias(v, L.bv.ptr(), n, v_dim);
@@ -323,18 +337,18 @@ void Forward::ffn_block(int64_t il, const LayerWeights& L) {
   // The gate is element-wise: one row per token, split over the pool.
   if (fam_.fused_gate_up) {
     grow(S_.g, n * 2 * F);
-    matmul(L.ffn_up, S_.h.data(), n, S_.g.data(), pool_);
+    matmul(L.ffn_up, S_.in, S_.g.data(), pool_);
     const float* g = S_.g.data();
     per_row(n, [&](int64_t t) { ops::swiglu(g + t * 2 * F, g + t * 2 * F + F, a + t * F, F); });
   } else if (fam_.ffn == FFNKind::GELU) {
-    matmul(L.ffn_up, S_.h.data(), n, a, pool_);
+    matmul(L.ffn_up, S_.in, a, pool_);
     add_bias(a, L.ffn_up_b.ptr(), n, F);
     per_row(n, [&](int64_t t) { for (int64_t i = t * F; i < (t + 1) * F; ++i) a[i] = gelu(a[i]); });
   } else {
     grow(S_.g, n * F);
     grow(S_.u, n * F);
-    matmul(L.ffn_gate, S_.h.data(), n, S_.g.data(), pool_);
-    matmul(L.ffn_up, S_.h.data(), n, S_.u.data(), pool_);
+    matmul(L.ffn_gate, S_.in, S_.g.data(), pool_);
+    matmul(L.ffn_up, S_.in, S_.u.data(), pool_);
     const float *g = S_.g.data(), *u = S_.u.data();
     if (fam_.ffn == FFNKind::GeGLU)
       per_row(n, [&](int64_t t) { for (int64_t i = t * F; i < (t + 1) * F; ++i) a[i] = gelu(g[i]) * u[i]; });
@@ -416,7 +430,8 @@ void Forward::run() {
   embed();
   for (int64_t il = 0; il < hp_.n_layer; ++il) {
     const LayerWeights& L = W_.layers[static_cast<size_t>(il)];
-    norm_rows(S_.x.data(), L.attn_norm, L.attn_norm_b, S_.h.data(), E, n);
+    const GGMLType attn_reader = fam_.mla ? GGMLType::F32 : fam_.fused_qkv ? L.wqkv.type : L.wq.type;
+    norm_input(L.attn_norm, L.attn_norm_b, attn_reader);
     auto t0 = clock::now();
     attention_block(il, L);
     attn_ms += since(t0);
@@ -424,7 +439,10 @@ void Forward::run() {
     add_rows(S_.x.data(), S_.tmp.data(), E, n);
     observe(il, Sublayer::Attention);
 
-    norm_rows(S_.x.data(), L.ffn_norm, L.ffn_norm_b, S_.h.data(), E, n);
+    const GGMLType ffn_reader = fam_.layer_is_moe(il)                                   ? GGMLType::F32
+                                : fam_.fused_gate_up || fam_.ffn == FFNKind::GELU ? L.ffn_up.type
+                                                                                  : L.ffn_gate.type;
+    norm_input(L.ffn_norm, L.ffn_norm_b, ffn_reader);
     t0 = clock::now();
     ffn_block(il, L);
     ffn_ms += since(t0);

@@ -8,6 +8,7 @@
 #include "kernels/qdot.h"
 #include "kernels/repack.h"
 #include "tensor/quants.h"
+#include "util/error.h"
 #include "util/thread_pool.h"
 
 namespace larql {
@@ -27,50 +28,27 @@ namespace {
 constexpr uint64_t kTileBytes = 16 * 1024;
 constexpr int kTokGroup = 8;
 
-// Packed path (kernels/repack.h): activations quantized once plus their integer
+// Packed path (kernels/repack.h): the input's activations plus their integer
 // corrections, then each thread sweeps its range of 16-row groups.
-void matmul_packed(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool) {
-  const repack::Packed& p = *w.packed;
-  const int64_t n_in = w.n_in;
-  const size_t ab = (qdot::act_bytes(w.type, n_in) + 63) / 64 * 64;
-  const size_t xn = repack::aux_count(w.type, n_in);
-  thread_local std::vector<uint8_t> act;
-  thread_local std::vector<int32_t> aux;
-  if (act.size() < ab * static_cast<size_t>(n_tok)) act.resize(ab * static_cast<size_t>(n_tok));
-  if (aux.size() < xn * static_cast<size_t>(n_tok)) aux.resize(xn * static_cast<size_t>(n_tok));
-  uint8_t* a = act.data();
-  int32_t* ax = aux.data();
-  auto quant = [&](int64_t t0, int64_t t1, int) {
-    for (int64_t t = t0; t < t1; ++t) {
-      qdot::quantize_act(w.type, x + t * n_in, n_in, a + ab * t);
-      repack::act_aux(w.type, a + ab * t, n_in, ax + xn * t);
-    }
-  };
-  if (n_tok >= 4) pool.parallel_for(n_tok, quant);
-  else quant(0, n_tok, 0);
+void matmul_packed(const WeightView& w, SharedInput& in, float* y, ThreadPool& pool) {
+  size_t ab = 0, xn = 0;
+  const uint8_t* a = in.acts(w.type, pool, ab);
+  const int32_t* ax = in.aux(w.type, pool, xn);
+  const int nt = static_cast<int>(in.n_tok());
   const qdot::Isa f = qdot::isa();
   pool.parallel_for(w.n_out / repack::kRows, [&](int64_t g0, int64_t g1, int) {
-    repack::gemm(f, p, a, ab, ax, xn, static_cast<int>(n_tok), g0, g1, y, w.n_out);
+    repack::gemm(f, *w.packed, a, ab, ax, xn, nt, g0, g1, y, w.n_out);
   });
 }
 
-void matmul_quant(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool, bool seq) {
+void matmul_quant(const WeightView& w, SharedInput& in, float* y, ThreadPool& pool, bool seq) {
   if (seq && repack::matches(w.packed, w)) {
-    matmul_packed(w, x, n_tok, y, pool);
+    matmul_packed(w, in, y, pool);
     return;
   }
-  const int64_t n_in = w.n_in, n_out = w.n_out;
-  const size_t ab = qdot::act_bytes(w.type, n_in);
-  thread_local std::vector<uint8_t> act;
-  if (act.size() < ab * static_cast<size_t>(n_tok)) act.resize(ab * static_cast<size_t>(n_tok));
-  uint8_t* a = act.data();
-  // Activations are quantized once per call (split by token when there are several).
-  if (n_tok >= 4)
-    pool.parallel_for(n_tok, [&](int64_t t0, int64_t t1, int) {
-      for (int64_t t = t0; t < t1; ++t) qdot::quantize_act(w.type, x + t * n_in, n_in, a + ab * t);
-    });
-  else
-    for (int64_t t = 0; t < n_tok; ++t) qdot::quantize_act(w.type, x + t * n_in, n_in, a + ab * t);
+  const int64_t n_in = w.n_in, n_out = w.n_out, n_tok = in.n_tok();
+  size_t ab = 0;
+  const uint8_t* a = in.acts(w.type, pool, ab);
   const int64_t tile = std::max<int64_t>(1, static_cast<int64_t>(kTileBytes / std::max<uint64_t>(w.row_bytes, 1)));
   pool.parallel_for(n_out, [&](int64_t r0, int64_t r1, int) {
     float o[kTokGroup];
@@ -88,6 +66,9 @@ void matmul_quant(const WeightView& w, const float* x, int64_t n_tok, float* y, 
     }
   });
 }
+
+// Whether products with weight type w read quantized (or converted) activations.
+bool reads_acts(GGMLType w) { return w != GGMLType::F32 && qdot::supported(w) && !ik::enabled(); }
 
 // F32 weights in ggml's orders: its 16-lane product (llamafile sgemm) for
 // plain products of >= 2 tokens with K % 16 == 0 and rows % 4 == 0, else its
@@ -113,10 +94,91 @@ void matmul_f32(const WeightView& w, const float* x, int64_t n_tok, float* y, Th
 
 }  // namespace
 
-// Other float types: each thread dequantizes its rows once and dots them with
-// every token's activations (float accumulation, 8 lanes).
+void SharedInput::reset(const float* x, int64_t n_tok, int64_t n_in) {
+  x_ = x;
+  n_tok_ = n_tok;
+  n_in_ = n_in;
+  for (Slot& s : acts_) s.ready = false;
+  for (Slot& s : aux_) s.ready = false;
+}
+
+SharedInput::Slot& SharedInput::act_slot(GGMLType w) {
+  const GGMLType a = qdot::act_type(w);
+  auto it = std::find_if(acts_.begin(), acts_.end(), [&](const Slot& s) { return s.key == a; });
+  Slot& s = it != acts_.end() ? *it : acts_.emplace_back();
+  s.key = a;
+  // A 64-byte stride keeps every token's blocks cache-line aligned for the packed kernels.
+  s.stride = (qdot::act_bytes(w, n_in_) + 63) / 64 * 64;
+  if (s.bytes.size() < s.stride * static_cast<size_t>(n_tok_)) s.bytes.resize(s.stride * static_cast<size_t>(n_tok_));
+  return s;
+}
+
+SharedInput::Slot& SharedInput::aux_slot(GGMLType w) {
+  auto it = std::find_if(aux_.begin(), aux_.end(), [&](const Slot& s) { return s.key == w; });
+  Slot& s = it != aux_.end() ? *it : aux_.emplace_back();
+  s.key = w;
+  s.stride = repack::aux_count(w, n_in_);
+  if (s.ints.size() < s.stride * static_cast<size_t>(n_tok_)) s.ints.resize(s.stride * static_cast<size_t>(n_tok_));
+  return s;
+}
+
+void SharedInput::quantize_rows(GGMLType w, Slot& s, int64_t t0, int64_t t1) const {
+  for (int64_t t = t0; t < t1; ++t) qdot::quantize_act(w, x_ + t * n_in_, n_in_, s.bytes.data() + s.stride * t);
+}
+
+void SharedInput::write_rows(GGMLType w, ThreadPool& pool, const std::function<void(int64_t)>& make_row) {
+  const bool quant = reads_acts(w);
+  Slot* s = quant ? &act_slot(w) : nullptr;
+  auto rows = [&](int64_t t0, int64_t t1, int) {
+    for (int64_t t = t0; t < t1; ++t) {
+      make_row(t);
+      if (s) quantize_rows(w, *s, t, t + 1);
+    }
+  };
+  if (n_tok_ >= 2) pool.parallel_for(n_tok_, rows);
+  else rows(0, n_tok_, 0);
+  if (s) s->ready = true;
+}
+
+const uint8_t* SharedInput::acts(GGMLType w, ThreadPool& pool, size_t& stride) {
+  Slot& s = act_slot(w);
+  if (!s.ready) {
+    // Split by token when there are several.
+    if (n_tok_ >= 4) pool.parallel_for(n_tok_, [&](int64_t t0, int64_t t1, int) { quantize_rows(w, s, t0, t1); });
+    else quantize_rows(w, s, 0, n_tok_);
+    s.ready = true;
+  }
+  stride = s.stride;
+  return s.bytes.data();
+}
+
+const int32_t* SharedInput::aux(GGMLType w, ThreadPool& pool, size_t& aux_stride) {
+  size_t ab = 0;
+  const uint8_t* a = acts(w, pool, ab);
+  Slot& s = aux_slot(w);
+  if (!s.ready) {
+    for (int64_t t = 0; t < n_tok_; ++t) repack::act_aux(w, a + ab * t, n_in_, s.ints.data() + s.stride * t);
+    s.ready = true;
+  }
+  aux_stride = s.stride;
+  return s.ints.data();
+}
+
 void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool& pool, Product kind) {
   if (n_tok <= 0) return;
+  thread_local SharedInput in;
+  in.reset(x, n_tok, w.n_in);
+  matmul(w, in, y, pool, kind);
+}
+
+// Other float types: each thread dequantizes its rows once and dots them with
+// every token's activations (float accumulation, 8 lanes).
+void matmul(const WeightView& w, SharedInput& in, float* y, ThreadPool& pool, Product kind) {
+  const int64_t n_tok = in.n_tok();
+  const float* x = in.x();
+  if (n_tok <= 0) return;
+  if (in.n_in() != w.n_in)
+    throw Error("matmul: input rows have " + std::to_string(in.n_in()) + " values, the weight expects " + std::to_string(w.n_in));
   // The ik_llama.cpp profile reproduces that engine's kernels (scalar, for parity checks).
   if (kind == Product::Plain && ik::enabled() && ik::matmul(w, x, n_tok, y)) return;
   if (w.type == GGMLType::F32) {
@@ -124,7 +186,7 @@ void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, Thread
     return;
   }
   if (qdot::supported(w.type)) {
-    matmul_quant(w, x, n_tok, y, pool, kind == Product::Plain && qdot::seq_order(w.type, w.n_out));
+    matmul_quant(w, in, y, pool, kind == Product::Plain && qdot::seq_order(w.type, w.n_out));
     return;
   }
   const int64_t n_in = w.n_in, n_out = w.n_out;

@@ -170,9 +170,8 @@ void Scheduler::start(Slot& s, std::shared_ptr<Job> job) {
     r.finish_reason = "error";
     r.error_status = 400;
     r.error = e.what();
+    release_slot();
     job->finish(r);
-    std::lock_guard<std::mutex> lk(mu_);
-    --active_;
     return;
   }
   s.job = std::move(job);
@@ -256,11 +255,16 @@ void Scheduler::end(Slot& s, const std::string& reason) {
     s.job->emit(tail);
   }
   s.res.finish_reason = reason;
-  s.job->finish(std::move(s.res));
+  std::shared_ptr<Job> job = std::move(s.job);
+  JobResult res = std::move(s.res);
   s.res = JobResult{};
-  s.job.reset();
   s.pending.clear();
   s.pending_off = 0;
+  release_slot();
+  job->finish(std::move(res));  // last: a client that has its answer sees the slot free
+}
+
+void Scheduler::release_slot() {
   std::lock_guard<std::mutex> lk(mu_);
   --active_;
   if (metrics_) metrics_->set_active_slots(active_);

@@ -50,6 +50,7 @@ class Scheduler {
   void start(Slot& s, std::shared_ptr<Job> job);
   void after_eval(Slot& s);
   void end(Slot& s, const std::string& reason);
+  void release_slot();  // one slot fewer in use (and in /metrics)
   void publish_gauges();
 
   const Model& model_;

@@ -219,6 +219,7 @@ TEST(Server, ClientDisconnectCancelsTheStream) {
   LARQL_REQUIRE_FIXTURES();
   server::ServerOptions o;
   o.parallel = 1;
+  o.ctx = 4096;  // uncancelled, generation would run to 4096 tokens
   Running r(tiny_model(), o);
   httplib::Request req;
   req.method = "POST";
@@ -242,10 +243,12 @@ TEST(Server, ClientDisconnectCancelsTheStream) {
   auto m = r.client().Get("/metrics");
   ASSERT_TRUE(m);
   EXPECT_NE(m->body.find("larql_active_slots 0"), std::string::npos) << m->body;
-  // Uncancelled, generation would run to the 512-token context; it stopped soon after the hang-up.
+  // It stopped soon after the hang-up. The margin allows for a loaded machine,
+  // where the tiny model outruns the thread that notices the dropped socket
+  // (~230 tokens seen with both cores busy; ~20 when idle).
   const size_t at = m->body.find("\nlarql_generated_tokens_total ");
   ASSERT_NE(at, std::string::npos);
-  EXPECT_LT(std::stoll(m->body.substr(at + 30)), 200) << m->body;
+  EXPECT_LT(std::stoll(m->body.substr(at + 30)), 1500) << m->body;
 }
 
 TEST(Server, ChatEmbeddingsTokenizeMetrics) {
