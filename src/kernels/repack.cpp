@@ -322,13 +322,18 @@ bool enabled() {
     return false;  // the packed kernels are built by GCC only (target pragmas)
 #else
     const qdot::Isa f = qdot::isa();
-    return f == qdot::Isa::Avx512Vnni || f == qdot::Isa::AvxVnni || f == qdot::Isa::Avx2;
+    // AVX-512 without VNNI (Skylake-SP) runs the 256-bit maddubs kernels: 2.4x
+    // the row-major AVX-512 prefill (LARQL_QDOT_ISA=avx512 on a Zen 5, pp128).
+    return f == qdot::Isa::Avx512Vnni || f == qdot::Isa::AvxVnni || f == qdot::Isa::Avx2 || f == qdot::Isa::Avx512;
 #endif
   }();
   return on;
 }
 
-bool enabled(GGMLType t) { return enabled() && (qdot::isa() != qdot::Isa::Avx2 || avx2::handles(t)); }
+bool enabled(GGMLType t) {
+  const qdot::Isa f = qdot::isa();
+  return enabled() && ((f != qdot::Isa::Avx2 && f != qdot::Isa::Avx512) || avx2::handles(t));
+}
 
 namespace {
 std::unique_ptr<Packed> pack_with(const WeightView& w, ThreadPool* pool, bool simd_ok, uint8_t* dst);
@@ -458,7 +463,7 @@ void gemm(qdot::Isa f, const Packed& p, const uint8_t* act, size_t as, const int
           int64_t g0, int64_t g1, float* y, int64_t ldy) {
   if (!qdot::isa_available(f)) f = qdot::Isa::Scalar;
 #if defined(__clang__)
-  if (f == qdot::Isa::Avx2) f = qdot::Isa::Scalar;  // the packed kernels are built by GCC only
+  if (f == qdot::Isa::Avx2 || f == qdot::Isa::Avx512) f = qdot::Isa::Scalar;  // the packed kernels are built by GCC only
 #endif
   if (f == qdot::Isa::Avx512Vnni) {
     if (nt == 1 && avx512vnni::gemv_handles(p.type)) avx512vnni::gemv(p, act, aux, g0, g1, y);  // decode
@@ -467,7 +472,7 @@ void gemm(qdot::Isa f, const Packed& p, const uint8_t* act, size_t as, const int
     else avx512vnni::gemm(p, act, as, aux, xs, nt, g0, g1, y, ldy);
   } else if (f == qdot::Isa::AvxVnni) {
     avxvnni::gemm(p, act, as, aux, xs, nt, g0, g1, y, ldy);
-  } else if (f == qdot::Isa::Avx2 && avx2::handles(p.type)) {
+  } else if ((f == qdot::Isa::Avx2 || f == qdot::Isa::Avx512) && avx2::handles(p.type)) {
     avx2::gemm(p, act, as, aux, xs, nt, g0, g1, y, ldy);
   } else {
     gemm_scalar(p, act, as, aux, xs, nt, g0, g1, y, ldy);

@@ -79,7 +79,9 @@ void check(qdot::Isa f, const Case& c) {
     }
 }
 
-bool runs(qdot::Isa f, GGMLType t) { return f != qdot::Isa::Avx2 || repack::avx2::handles(t); }
+// The maddubs family serves AVX2 and AVX-512 without VNNI alike.
+bool maddubs(qdot::Isa f) { return f == qdot::Isa::Avx2 || f == qdot::Isa::Avx512; }
+bool runs(qdot::Isa f, GGMLType t) { return !maddubs(f) || repack::avx2::handles(t); }
 
 void shapes(qdot::Isa f) {
   uint32_t seed = 1;
@@ -122,7 +124,7 @@ TEST(RepackYmm, IsaNamesAndOrder) {
   EXPECT_TRUE(repack::avx2::handles(GGMLType::Q5_0));
   EXPECT_FALSE(repack::avx2::handles(GGMLType::Q8_0));  // vpmaddubsw would saturate on codes up to 255
   if (repack::enabled()) {
-    EXPECT_EQ(repack::enabled(GGMLType::Q8_0), qdot::isa() != qdot::Isa::Avx2);
+    EXPECT_EQ(repack::enabled(GGMLType::Q8_0), !maddubs(qdot::isa()));
     EXPECT_TRUE(repack::enabled(GGMLType::Q6_K));
   } else {
     EXPECT_FALSE(repack::enabled(GGMLType::Q4_K));
@@ -157,6 +159,17 @@ TEST(RepackYmm, Avx2RangesStridesAndTokenBlocks) {
 
 // Q8_0 has no plain-AVX2 packed kernel: gemm() with that family falls back to
 // the scalar reader, still exact.
+// AVX-512 CPUs without VNNI (Skylake-SP) take the same 256-bit kernels.
+TEST(RepackYmm, Avx512WithoutVnniShapesMatchReference) {
+#if defined(__clang__)
+  GTEST_SKIP() << "packed kernels are built by GCC only";
+#else
+  if (!have(qdot::Isa::Avx512)) GTEST_SKIP() << "CPU lacks AVX-512F/BW/VL";
+  shapes(qdot::Isa::Avx512);
+  ranges(qdot::Isa::Avx512);
+#endif
+}
+
 TEST(RepackYmm, Avx2Q8_0FallsBackExactly) {
   check(qdot::Isa::Avx2, {GGMLType::Q8_0, 64, 32, 3, 0, 2, 0, 0, Fill::Extreme, true, 5});
 }
