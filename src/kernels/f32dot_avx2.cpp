@@ -5,19 +5,14 @@
 #include <immintrin.h>
 
 #include "kernels/f32dot.h"
+#include "kernels/f32tree_inl.h"
 
 namespace larql::f32dot::avx2 {
 
 #define LARQL_AVX2 __attribute__((target("avx2,fma")))
 
 namespace {
-// The 16-lane tree on lanes lo = t0..t7, hi = t8..t15.
-LARQL_AVX2 inline float tree16(__m256 lo, __m256 hi) {
-  const __m256 a = _mm256_add_ps(hi, lo);                                               // a_i = t_{i+8} + t_i
-  const __m128 b = _mm_add_ps(_mm256_extractf128_ps(a, 1), _mm256_castps256_ps128(a));  // b_i = a_{i+4} + a_i
-  const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));                                  // b0+b2, b1+b3
-  return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
-}
+using simd::tree16;
 LARQL_AVX2 inline __m256 mul_nofuse(__m256 a, __m256 b) {
   __m256 p = _mm256_mul_ps(a, b);
   __asm__("" : "+x"(p));

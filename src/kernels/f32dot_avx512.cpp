@@ -4,21 +4,14 @@
 #include <immintrin.h>
 
 #include "kernels/f32dot.h"
+#include "kernels/f32tree_inl.h"
 
 namespace larql::f32dot::avx512 {
 
 #define LARQL_AVX512 __attribute__((target("avx512f,avx2,fma")))
 
 namespace {
-LARQL_AVX512 inline float tree16(__m512 t) {
-  // Register-only halving; the maskz forms avoid GCC 12's -Wuninitialized on
-  // the unmasked 512-bit extract/shuffle intrinsics. Upper lanes are ignored.
-  const __m512 a = _mm512_add_ps(_mm512_maskz_shuffle_f32x4(0xFFFF, t, t, 0xEE), t);  // t_{i+8} + t_i
-  const __m512 b = _mm512_add_ps(_mm512_maskz_shuffle_f32x4(0xFFFF, a, a, 0x01), a);  // a_{i+4} + a_i
-  const __m128 q = _mm512_maskz_extractf32x4_ps(0xF, b, 0);
-  const __m128 c = _mm_add_ps(q, _mm_movehl_ps(q, q));  // b0+b2, b1+b3
-  return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
-}
+using simd::tree16;
 LARQL_AVX512 inline __m512 mul_nofuse(__m512 a, __m512 b) {
   __m512 p = _mm512_mul_ps(a, b);
   __asm__("" : "+v"(p));

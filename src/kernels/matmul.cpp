@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "kernels/f32dot.h"
+#include "kernels/halfdot.h"
 #include "kernels/ik_order.h"
 #include "kernels/qdot.h"
 #include "kernels/repack.h"
@@ -67,8 +68,25 @@ void matmul_quant(const WeightView& w, SharedInput& in, float* y, ThreadPool& po
   });
 }
 
-// Whether products with weight type w read quantized (or converted) activations.
-bool reads_acts(GGMLType w) { return w != GGMLType::F32 && qdot::supported(w) && !ik::enabled(); }
+// Whether products with weight type w read quantized activations (F16 / BF16
+// read rounded floats, F32 the floats themselves).
+bool reads_acts(GGMLType w) {
+  return w != GGMLType::F32 && !halfdot::handles(w) && qdot::supported(w) && !ik::enabled();
+}
+
+// F16 / BF16 weights (halfdot.h) in ggml's float orders: its 16-lane GEMM for
+// plain products of >= 2 tokens with K % 16 == 0 and rows % 4 == 0, else its
+// vec_dot_f16 order. Activations are rounded to the weight type once.
+void matmul_half(const WeightView& w, SharedInput& in, float* y, ThreadPool& pool, Product kind) {
+  const int64_t n_tok = in.n_tok();
+  const bool lanes = kind == Product::Plain && n_tok >= 2 && w.n_in % 16 == 0 && w.n_out % 4 == 0;
+  const float* x = in.rounded(w.type, pool);
+  const halfdot::Rows m{w.type, w.data, w.row_bytes, w.n_in};
+  // Contiguous row ranges in multiples of 4 (the kernel's row block).
+  pool.parallel_for((w.n_out + 3) / 4, [&](int64_t b0, int64_t b1, int) {
+    halfdot::gemm(m, lanes, b0 * 4, std::min(w.n_out, b1 * 4), x, w.n_in, static_cast<int>(n_tok), y, w.n_out);
+  });
+}
 
 // F32 weights in ggml's orders: its 16-lane product (llamafile sgemm) for
 // plain products of >= 2 tokens with K % 16 == 0 and rows % 4 == 0, else its
@@ -100,6 +118,7 @@ void SharedInput::reset(const float* x, int64_t n_tok, int64_t n_in) {
   n_in_ = n_in;
   for (Slot& s : acts_) s.ready = false;
   for (Slot& s : aux_) s.ready = false;
+  for (Slot& s : rounded_) s.ready = false;
 }
 
 SharedInput::Slot& SharedInput::act_slot(GGMLType w) {
@@ -122,22 +141,46 @@ SharedInput::Slot& SharedInput::aux_slot(GGMLType w) {
   return s;
 }
 
+SharedInput::Slot& SharedInput::rounded_slot(GGMLType w) {
+  auto it = std::find_if(rounded_.begin(), rounded_.end(), [&](const Slot& s) { return s.key == w; });
+  Slot& s = it != rounded_.end() ? *it : rounded_.emplace_back();
+  s.key = w;
+  s.stride = static_cast<size_t>(n_in_);
+  if (s.floats.size() < s.stride * static_cast<size_t>(n_tok_)) s.floats.resize(s.stride * static_cast<size_t>(n_tok_));
+  return s;
+}
+
+const float* SharedInput::rounded(GGMLType w, ThreadPool& pool) {
+  Slot& s = rounded_slot(w);
+  if (!s.ready) {
+    auto rows = [&](int64_t t0, int64_t t1, int) {
+      for (int64_t t = t0; t < t1; ++t) halfdot::round_acts(w, x_ + t * n_in_, n_in_, s.floats.data() + s.stride * t);
+    };
+    if (n_tok_ >= 4) pool.parallel_for(n_tok_, rows);
+    else rows(0, n_tok_, 0);
+    s.ready = true;
+  }
+  return s.floats.data();
+}
+
 void SharedInput::quantize_rows(GGMLType w, Slot& s, int64_t t0, int64_t t1) const {
   for (int64_t t = t0; t < t1; ++t) qdot::quantize_act(w, x_ + t * n_in_, n_in_, s.bytes.data() + s.stride * t);
 }
 
 void SharedInput::write_rows(GGMLType w, ThreadPool& pool, const std::function<void(int64_t)>& make_row) {
-  const bool quant = reads_acts(w);
-  Slot* s = quant ? &act_slot(w) : nullptr;
+  Slot* s = reads_acts(w) ? &act_slot(w) : nullptr;
+  Slot* h = halfdot::handles(w) && !ik::enabled() ? &rounded_slot(w) : nullptr;
   auto rows = [&](int64_t t0, int64_t t1, int) {
     for (int64_t t = t0; t < t1; ++t) {
       make_row(t);
       if (s) quantize_rows(w, *s, t, t + 1);
+      if (h) halfdot::round_acts(w, x_ + t * n_in_, n_in_, h->floats.data() + h->stride * t);
     }
   };
   if (n_tok_ >= 2) pool.parallel_for(n_tok_, rows);
   else rows(0, n_tok_, 0);
   if (s) s->ready = true;
+  if (h) h->ready = true;
 }
 
 const uint8_t* SharedInput::acts(GGMLType w, ThreadPool& pool, size_t& stride) {
@@ -183,6 +226,10 @@ void matmul(const WeightView& w, SharedInput& in, float* y, ThreadPool& pool, Pr
   if (kind == Product::Plain && ik::enabled() && ik::matmul(w, x, n_tok, y)) return;
   if (w.type == GGMLType::F32) {
     matmul_f32(w, x, n_tok, y, pool, kind);
+    return;
+  }
+  if (halfdot::handles(w.type)) {
+    matmul_half(w, in, y, pool, kind);
     return;
   }
   if (qdot::supported(w.type)) {

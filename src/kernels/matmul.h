@@ -54,6 +54,8 @@ class SharedInput {
   // corrections (`aux_stride` ints per token).
   const uint8_t* acts(GGMLType w, ThreadPool& pool, size_t& stride);
   const int32_t* aux(GGMLType w, ThreadPool& pool, size_t& aux_stride);
+  // For F16 / BF16 weights: the input rounded to w and widened back (n_tok x n_in floats).
+  const float* rounded(GGMLType w, ThreadPool& pool);
 
  private:
   struct Slot {
@@ -62,13 +64,15 @@ class SharedInput {
     size_t stride = 0;
     std::vector<uint8_t> bytes;
     std::vector<int32_t> ints;
+    std::vector<float> floats;
   };
   Slot& act_slot(GGMLType w);
   Slot& aux_slot(GGMLType w);
+  Slot& rounded_slot(GGMLType w);
   void quantize_rows(GGMLType w, Slot& s, int64_t t0, int64_t t1) const;
   const float* x_ = nullptr;
   int64_t n_tok_ = 0, n_in_ = 0;
-  std::vector<Slot> acts_, aux_;
+  std::vector<Slot> acts_, aux_, rounded_;
 };
 
 // Y[t, o] = sum_i W[o, i] * X[t, i] for t < n_tok (X: n_tok x n_in, Y: n_tok x n_out).
