@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <memory>
 
 #include "kernels/f32tree_inl.h"
 #include "kernels/halfdot.h"
@@ -38,12 +39,12 @@ LARQL_AVX512 inline __m512 widen16(const uint8_t* p) {
 // each lane still sums its k in increasing order.
 template <int RM, int NT, bool BF>
 LARQL_AVX512 void micro16(const uint8_t* w, size_t rb, const float* x, int64_t ldx, int64_t k0, int64_t k1,
-                          __m512* state, bool first, bool last, float* y, int64_t ldy) {
+                          __m512* state, int64_t srow, bool first, bool last, float* y, int64_t ldy) {
   __m512 acc[RM][NT];
 #pragma GCC unroll 8
   for (int i = 0; i < RM; ++i)
 #pragma GCC unroll 8
-    for (int t = 0; t < NT; ++t) acc[i][t] = first ? _mm512_setzero_ps() : state[i * NT + t];
+    for (int t = 0; t < NT; ++t) acc[i][t] = first ? _mm512_setzero_ps() : state[i * srow + t];
   for (int64_t k = k0; k < k1; k += 16) {
     __m512 wv[RM];
 #pragma GCC unroll 8
@@ -60,44 +61,56 @@ LARQL_AVX512 void micro16(const uint8_t* w, size_t rb, const float* x, int64_t l
 #pragma GCC unroll 8
     for (int t = 0; t < NT; ++t) {
       if (last) y[t * ldy + i] = simd::tree16(acc[i][t]);
-      else state[i * NT + t] = acc[i][t];
+      else state[i * srow + t] = acc[i][t];
     }
 }
 
 // micro16 for nt <= NT tokens.
 template <int RM, int NT, bool BF>
 LARQL_AVX512 void micro16_nt(int nt, const uint8_t* w, size_t rb, const float* x, int64_t ldx, int64_t k0, int64_t k1,
-                             __m512* state, bool first, bool last, float* y, int64_t ldy) {
+                             __m512* state, int64_t srow, bool first, bool last, float* y, int64_t ldy) {
   if constexpr (NT > 1)
-    if (nt < NT) return micro16_nt<RM, NT - 1, BF>(nt, w, rb, x, ldx, k0, k1, state, first, last, y, ldy);
-  micro16<RM, NT, BF>(w, rb, x, ldx, k0, k1, state, first, last, y, ldy);
+    if (nt < NT) return micro16_nt<RM, NT - 1, BF>(nt, w, rb, x, ldx, k0, k1, state, srow, first, last, y, ldy);
+  micro16<RM, NT, BF>(w, rb, x, ldx, k0, k1, state, srow, first, last, y, ldy);
 }
 
 constexpr int kRowBlock = 4, kTok = 6;  // 24 accumulators (of 32 zmm)
 constexpr int64_t kSlice = 512;          // k per pass: a token block's slice (12 KiB) stays in L1
-constexpr int64_t kChunkRows = 64;       // rows whose accumulators are parked between slices
+constexpr int64_t kChunkRows = 64;       // rows per chunk: its weight slice (64 KiB) stays in L2
+constexpr int kPanel = 8 * kTok;         // tokens per panel: their activation slice (96 KiB) stays in L2
 
-// Rows in chunks; per chunk and token block, k in slices: every row block of
-// the chunk passes over one slice (L1-resident activations, weights streaming
-// from L2) before the next slice, parking its accumulators in between.
+// GEMM blocking that keeps each output's own fma order: rows in chunks,
+// tokens in panels, k in slices. For one (chunk, panel, slice) every token
+// block passes over every row block, so the chunk's weight slice is read from
+// L2 once per token block and each token block's activations from L1 once per
+// row block; accumulators are parked (chunk rows x panel tokens, 192 KiB) between slices.
 template <bool BF>
 LARQL_AVX512 void lanes16(const Rows& m, int64_t r0, int64_t r1, const float* x, int64_t ldx, int nt, float* y,
                           int64_t ldy) {
-  alignas(64) __m512 park[kChunkRows * kTok];
+  struct alignas(64) Park {
+    float lanes[kChunkRows * kPanel * 16];
+  };
+  thread_local const std::unique_ptr<Park> park_store(new Park);  // once per thread, never per call
+  __m512* park = reinterpret_cast<__m512*>(park_store->lanes);
   for (int64_t rc = r0; rc < r1; rc += kChunkRows) {
     const int64_t re = std::min(r1, rc + kChunkRows);
-    for (int t = 0; t < nt; t += kTok) {
-      const int tb = std::min(kTok, nt - t);
+    for (int tp = 0; tp < nt; tp += kPanel) {
+      const int te = std::min(nt, tp + kPanel);
       for (int64_t k0 = 0; k0 < m.n; k0 += kSlice) {
         const int64_t k1 = std::min(m.n, k0 + kSlice);
         const bool first = k0 == 0, last = k1 == m.n;
-        int64_t r = rc;
-        for (; r + kRowBlock <= re; r += kRowBlock)
-          micro16_nt<kRowBlock, kTok, BF>(tb, m.w + static_cast<size_t>(r) * m.row_bytes, m.row_bytes, x + t * ldx,
-                                          ldx, k0, k1, park + (r - rc) * kTok, first, last, y + t * ldy + r, ldy);
-        for (; r < re; ++r)
-          micro16_nt<1, kTok, BF>(tb, m.w + static_cast<size_t>(r) * m.row_bytes, m.row_bytes, x + t * ldx, ldx, k0,
-                                  k1, park + (r - rc) * kTok, first, last, y + t * ldy + r, ldy);
+        for (int t = tp; t < te; t += kTok) {
+          const int tb = std::min(kTok, te - t);
+          __m512* st = park + (t - tp);
+          int64_t r = rc;
+          for (; r + kRowBlock <= re; r += kRowBlock)
+            micro16_nt<kRowBlock, kTok, BF>(tb, m.w + static_cast<size_t>(r) * m.row_bytes, m.row_bytes, x + t * ldx,
+                                            ldx, k0, k1, st + (r - rc) * kPanel, kPanel, first, last, y + t * ldy + r,
+                                            ldy);
+          for (; r < re; ++r)
+            micro16_nt<1, kTok, BF>(tb, m.w + static_cast<size_t>(r) * m.row_bytes, m.row_bytes, x + t * ldx, ldx,
+                                    k0, k1, st + (r - rc) * kPanel, kPanel, first, last, y + t * ldy + r, ldy);
+        }
       }
     }
   }
