@@ -175,25 +175,23 @@ class Forward {
     if (rows >= 2) pool_.parallel_for(rows, [&](int64_t r0, int64_t r1, int) { for (int64_t r = r0; r < r1; ++r) fn(r); });
     else if (rows == 1) fn(0);
   }
-  void norm_rows(const float* in, const Vec& w, const Vec& b, float* out, int64_t width, int64_t rows) const {
+  // One row of the family's norm.
+  void norm_row(const float* in, const Vec& w, const Vec& b, float* out, int64_t width) const {
     const float eps = static_cast<float>(hp_.norm_eps);
-    per_row(rows, [&](int64_t t) {
-      if (fam_.norm == NormKind::Layer) ops::layer_norm(in + t * width, w.ptr(), b.ptr(), eps, width, out + t * width);
-      else ops::rms_norm(in + t * width, w.ptr(), eps, width, out + t * width);
-    });
+    if (fam_.norm == NormKind::Layer) ops::layer_norm(in, w.ptr(), b.ptr(), eps, width, out);
+    else ops::rms_norm(in, w.ptr(), eps, width, out);
+  }
+  void norm_rows(const float* in, const Vec& w, const Vec& b, float* out, int64_t width, int64_t rows) const {
+    per_row(rows, [&](int64_t t) { norm_row(in + t * width, w, b, out + t * width, width); });
   }
   // h = norm(x) fused with quantizing h for the block's products (their
   // weight type `reader`; F32 when they read floats), kept in S_.in.
   void norm_input(const Vec& w, const Vec& b, GGMLType reader) const {
     const int64_t E = hp_.n_embd;
-    const float eps = static_cast<float>(hp_.norm_eps);
     const float* in = S_.x.data();
     float* out = S_.h.data();
     S_.in.reset(out, N_, E);
-    S_.in.write_rows(reader, pool_, [&](int64_t t) {
-      if (fam_.norm == NormKind::Layer) ops::layer_norm(in + t * E, w.ptr(), b.ptr(), eps, E, out + t * E);
-      else ops::rms_norm(in + t * E, w.ptr(), eps, E, out + t * E);
-    });
+    S_.in.write_rows(reader, pool_, [&](int64_t t) { norm_row(in + t * E, w, b, out + t * E, E); });
   }
   // x += d over rows of width.
   void add_rows(float* x, const float* d, int64_t width, int64_t rows) const {

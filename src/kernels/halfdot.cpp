@@ -2,8 +2,8 @@
 // dispatch to their AVX2 / AVX-512 versions (halfdot_avx2.cpp, halfdot_avx512.cpp).
 #include "kernels/halfdot.h"
 
-#include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "kernels/f32dot.h"
 #include "util/cpu.h"
@@ -39,26 +39,27 @@ void round_acts(GGMLType t, const float* x, int64_t n, float* out) {
     for (int64_t i = 0; i < n; ++i) out[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
 }
 
+// The references are f32dot's on the widened row (exact), with vec_dot_f16's
+// double-precision reduction and tail for dot4x16.
+namespace {
+const float* widened(GGMLType t, const uint8_t* w, int64_t n) {
+  thread_local std::vector<float> row;
+  row.resize(static_cast<size_t>(n));
+  for (int64_t k = 0; k < n; ++k) row[static_cast<size_t>(k)] = widen(t, w, k);
+  return row.data();
+}
+}  // namespace
+
 float lanes16_ref(GGMLType t, const uint8_t* w, const float* x, int64_t n) {
-  float acc[16] = {};
-  for (int64_t k = 0; k < n; ++k) acc[k % 16] = std::fma(widen(t, w, k), x[k], acc[k % 16]);
-  return f32dot::tree16(acc);
+  return f32dot::lanes16_ref(widened(t, w, n), x, n);
 }
 
 float dot4x16_ref(GGMLType t, const uint8_t* w, const float* x, int64_t n) {
   const int64_t np = n & ~int64_t{63};
-  float acc[4][16] = {};
-  for (int64_t c = 0; c < np; c += 64)
-    for (int j = 0; j < 4; ++j)
-      for (int l = 0; l < 16; ++l) {
-        const int64_t k = c + 16 * j + l;
-        acc[j][l] = std::fma(widen(t, w, k), x[k], acc[j][l]);
-      }
-  float r[16];
-  for (int l = 0; l < 16; ++l) r[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
-  double s = f32dot::tree16(r);
+  const float* r = widened(t, w, n);
+  double s = f32dot::dot4x16_ref(r, x, np);  // whole chunks only: no float tail
   for (int64_t k = np; k < n; ++k) {
-    volatile float p = widen(t, w, k) * x[k];  // a float product (never fused into the double add)
+    volatile float p = r[k] * x[k];  // a float product (never fused into the double add)
     s += static_cast<double>(p);
   }
   return static_cast<float>(s);

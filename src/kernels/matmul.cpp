@@ -121,33 +121,30 @@ void SharedInput::reset(const float* x, int64_t n_tok, int64_t n_in) {
   for (Slot& s : rounded_) s.ready = false;
 }
 
-SharedInput::Slot& SharedInput::act_slot(GGMLType w) {
-  const GGMLType a = qdot::act_type(w);
-  auto it = std::find_if(acts_.begin(), acts_.end(), [&](const Slot& s) { return s.key == a; });
-  Slot& s = it != acts_.end() ? *it : acts_.emplace_back();
-  s.key = a;
-  // A 64-byte stride keeps every token's blocks cache-line aligned for the packed kernels.
-  s.stride = (qdot::act_bytes(w, n_in_) + 63) / 64 * 64;
-  if (s.bytes.size() < s.stride * static_cast<size_t>(n_tok_)) s.bytes.resize(s.stride * static_cast<size_t>(n_tok_));
+// The slot of `list` for `key` (added on first use), its buffer grown to
+// n_tok rows of `stride` elements; capacity is kept across reset().
+template <class T>
+SharedInput::Slot& SharedInput::slot(std::vector<Slot>& list, GGMLType key, size_t stride, std::vector<T> Slot::*buf) {
+  auto it = std::find_if(list.begin(), list.end(), [&](const Slot& s) { return s.key == key; });
+  Slot& s = it != list.end() ? *it : list.emplace_back();
+  s.key = key;
+  s.stride = stride;
+  std::vector<T>& b = s.*buf;
+  if (b.size() < stride * static_cast<size_t>(n_tok_)) b.resize(stride * static_cast<size_t>(n_tok_));
   return s;
+}
+
+SharedInput::Slot& SharedInput::act_slot(GGMLType w) {
+  // A 64-byte stride keeps every token's blocks cache-line aligned for the packed kernels.
+  return slot(acts_, qdot::act_type(w), (qdot::act_bytes(w, n_in_) + 63) / 64 * 64, &Slot::bytes);
 }
 
 SharedInput::Slot& SharedInput::aux_slot(GGMLType w) {
-  auto it = std::find_if(aux_.begin(), aux_.end(), [&](const Slot& s) { return s.key == w; });
-  Slot& s = it != aux_.end() ? *it : aux_.emplace_back();
-  s.key = w;
-  s.stride = repack::aux_count(w, n_in_);
-  if (s.ints.size() < s.stride * static_cast<size_t>(n_tok_)) s.ints.resize(s.stride * static_cast<size_t>(n_tok_));
-  return s;
+  return slot(aux_, w, repack::aux_count(w, n_in_), &Slot::ints);
 }
 
 SharedInput::Slot& SharedInput::rounded_slot(GGMLType w) {
-  auto it = std::find_if(rounded_.begin(), rounded_.end(), [&](const Slot& s) { return s.key == w; });
-  Slot& s = it != rounded_.end() ? *it : rounded_.emplace_back();
-  s.key = w;
-  s.stride = static_cast<size_t>(n_in_);
-  if (s.floats.size() < s.stride * static_cast<size_t>(n_tok_)) s.floats.resize(s.stride * static_cast<size_t>(n_tok_));
-  return s;
+  return slot(rounded_, w, static_cast<size_t>(n_in_), &Slot::floats);
 }
 
 const float* SharedInput::rounded(GGMLType w, ThreadPool& pool) {
@@ -200,7 +197,11 @@ const int32_t* SharedInput::aux(GGMLType w, ThreadPool& pool, size_t& aux_stride
   const uint8_t* a = acts(w, pool, ab);
   Slot& s = aux_slot(w);
   if (!s.ready) {
-    for (int64_t t = 0; t < n_tok_; ++t) repack::act_aux(w, a + ab * t, n_in_, s.ints.data() + s.stride * t);
+    auto rows = [&](int64_t t0, int64_t t1, int) {
+      for (int64_t t = t0; t < t1; ++t) repack::act_aux(w, a + ab * t, n_in_, s.ints.data() + s.stride * t);
+    };
+    if (n_tok_ >= 4) pool.parallel_for(n_tok_, rows);
+    else rows(0, n_tok_, 0);
     s.ready = true;
   }
   aux_stride = s.stride;
@@ -214,8 +215,6 @@ void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, Thread
   matmul(w, in, y, pool, kind);
 }
 
-// Other float types: each thread dequantizes its rows once and dots them with
-// every token's activations (float accumulation, 8 lanes).
 void matmul(const WeightView& w, SharedInput& in, float* y, ThreadPool& pool, Product kind) {
   const int64_t n_tok = in.n_tok();
   const float* x = in.x();
@@ -236,6 +235,8 @@ void matmul(const WeightView& w, SharedInput& in, float* y, ThreadPool& pool, Pr
     matmul_quant(w, in, y, pool, kind == Product::Plain && qdot::seq_order(w.type, w.n_out));
     return;
   }
+  // Other float types: each thread dequantizes its rows once and dots them with
+  // every token's activations (float accumulation, 8 lanes).
   const int64_t n_in = w.n_in, n_out = w.n_out;
   pool.parallel_for(n_out, [&](int64_t r0, int64_t r1, int) {
     thread_local std::vector<float> row;

@@ -66,6 +66,8 @@ class SharedInput {
     std::vector<int32_t> ints;
     std::vector<float> floats;
   };
+  template <class T>
+  Slot& slot(std::vector<Slot>& list, GGMLType key, size_t stride, std::vector<T> Slot::*buf);
   Slot& act_slot(GGMLType w);
   Slot& aux_slot(GGMLType w);
   Slot& rounded_slot(GGMLType w);
