@@ -124,15 +124,15 @@ struct Tile16 {  // one token tile of one row group
   size_t as;
   const int32_t* x;  // token 0's corrections
   size_t xs;
-  const uint8_t* meta;  // the group's scales
-  size_t mb;
+  const uint8_t* grp;  // the row group (block b's scales at + L.meta(b))
+  repack::BlockLayout L;
 };
 
 // Folds the stored sums of unit (b, u), c[token][row], into the accumulators as
 // the reference does per (row, token).
 template <GGMLType T>
 void fold(const Tile16& k, int64_t b, int u, const int32_t (*c)[16], __m512i* isum, __m512* acc) {
-  const uint8_t* wm = k.meta + b * k.mb;
+  const uint8_t* wm = k.grp + k.L.meta(b);
   if constexpr (kLegacy<T>) {  // acc = fma(float(x + S), d_w * d_a, acc)
     const __m512 dw = halves(wm);
     for (int t = 0; t < 16; ++t) {
@@ -234,10 +234,10 @@ void run(Tiles& tl, const Packed& p, const uint8_t* act, size_t as, const int32_
   for (int64_t g = g0; g < g1; ++g) {
     const uint8_t* gp = p.data + static_cast<size_t>(g) * p.group_bytes;
     for (int64_t i = 0; i < nu; ++i)
-      widen_unit<T>(gp + p.codes_offset + static_cast<size_t>(i / U) * p.code_bytes, static_cast<int>(i % U),
+      widen_unit<T>(gp + p.blk.codes(i / U), static_cast<int>(i % U),
                     bbuf.data() + static_cast<size_t>(i) * kUnitBytes);
     for (int t0 = 0; t0 + 16 <= nt; t0 += 16) {
-      const Tile16 k{act + t0 * as, as, aux + t0 * xs, xs, gp, p.meta_bytes};
+      const Tile16 k{act + t0 * as, as, aux + t0 * xs, xs, gp, p.blk};
       __m512 acc[16];
       __m512i isum[16];
       for (int t = 0; t < 16; ++t) acc[t] = _mm512_setzero_ps(), isum[t] = _mm512_setzero_si512();

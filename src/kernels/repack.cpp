@@ -27,8 +27,7 @@ constexpr int R = kRows;
 
 int block_elems(GGMLType t) { return (t == GGMLType::Q8_0 || t == GGMLType::Q4_0 || t == GGMLType::Q5_0) ? 32 : 256; }
 
-// Per block of 16 rows: scales ("meta") and code vectors, kept in two regions of
-// the group so every code vector is 64-byte aligned.
+// Per block of 16 rows: scales ("meta") and code vectors (see repack.h's layout).
 size_t meta_bytes(GGMLType t) {
   switch (t) {
     case GGMLType::Q8_0: case GGMLType::Q4_0: case GGMLType::Q5_0: return 32;
@@ -267,7 +266,7 @@ void gemm_scalar(const Packed& p, const uint8_t* act, size_t as, const int32_t* 
       float acc[R] = {};
       for (int64_t b = 0; b < nb; ++b) {
         const uint8_t* gp = p.data + static_cast<size_t>(g) * p.group_bytes;
-        unpack_block(t, gp + static_cast<size_t>(b) * p.meta_bytes, gp + p.codes_offset + static_cast<size_t>(b) * p.code_bytes, rb);
+        unpack_block(t, gp + p.blk.meta(b), gp + p.blk.codes(b), rb);
         const int8_t* qa = reinterpret_cast<const int8_t*>(a + b * (kq ? sizeof(BlockQ8_K) : sizeof(BlockQ8_0)) + (kq ? 4 : 2));
         float ad;
         if (kq) std::memcpy(&ad, a + b * sizeof(BlockQ8_K), 4);
@@ -346,10 +345,12 @@ void layout(const WeightView& w, Packed& p) {
   p.n_out = w.n_out;
   p.src = w.data;
   const int64_t nb = w.n_in / block_elems(w.type), ng = w.n_out / R;
-  p.meta_bytes = meta_bytes(w.type);
-  p.code_bytes = code_bytes(w.type);
-  p.codes_offset = (p.meta_bytes * static_cast<size_t>(nb) + 63) / 64 * 64;
-  p.group_bytes = p.codes_offset + p.code_bytes * static_cast<size_t>(nb);
+  BlockLayout& L = p.blk;
+  L.mb = meta_bytes(w.type);
+  L.cb = code_bytes(w.type);
+  L.pm = (2 * L.mb + 63) / 64 * 64;
+  L.pb = L.pm + 2 * L.cb;
+  p.group_bytes = static_cast<size_t>(nb / 2) * L.pb + (nb % 2 ? L.pm + L.cb : 0);
   p.bytes = p.group_bytes * static_cast<size_t>(ng);
 }
 
@@ -419,7 +420,7 @@ std::unique_ptr<Packed> pack_with(const WeightView& w, ThreadPool* pool, bool si
         for (int r = 0; r < R; ++r)
           decode_src(w.type, w.data + static_cast<uint64_t>(g * R + r) * w.row_bytes + static_cast<uint64_t>(b) * sbytes, rb[r]);
         uint8_t* gp = p->data + static_cast<size_t>(g) * p->group_bytes;
-        pack_block(w.type, rb, gp + static_cast<size_t>(b) * p->meta_bytes, gp + p->codes_offset + static_cast<size_t>(b) * p->code_bytes);
+        pack_block(w.type, rb, gp + p->blk.meta(b), gp + p->blk.codes(b));
       }
   };
   if (pool) pool->parallel_for(ng, work);

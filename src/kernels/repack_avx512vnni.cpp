@@ -59,14 +59,16 @@ inline float act_f32(const uint8_t* p) { float f; std::memcpy(&f, p, 4); return 
 // Q8_0 (Q4 = false), Q4_0 and Q5_0 (Q4 and FIVE: bit 4 added from the block's
 // masks): acc = fma(float(S), d_w * d_a, acc) per block.
 template <int NT, bool Q4, bool FIVE = false>
-void group_q8_0(const uint8_t* w, size_t mb, const uint8_t* c, size_t cb, int64_t nb, const Tok* tk, float* y,
+void group_q8_0(const uint8_t* grp, const BlockLayout& L, int64_t nb, const Tok* tk, float* y,
                 int64_t ldy) {
   constexpr int kC = NT >= 4 ? 1 : 4 / NT;  // independent vpdpbusd chains per token (latency)
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   __m512 acc[NT];
   _Pragma("GCC unroll 16")
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b, w += mb, c += cb) {
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* w = grp + L.meta(b);
+    const uint8_t* c = grp + L.codes(b);
     const __m512 dw = halves(w);
     __m512i s[NT][kC];
     const uint8_t* qa[NT];
@@ -111,14 +113,16 @@ void group_q8_0(const uint8_t* w, size_t mb, const uint8_t* c, size_t cb, int64_
 // Q4_K / Q5_K: isum = sum_j sc_j * S_j, msum = sum_j mn_j * B_j (exact), then
 // acc = fma(float(isum), d_a * d, acc); acc = fma(float(msum), -(d_a * dmin), acc).
 template <int NT, bool FIVE>
-void group_q4_k(const uint8_t* w, size_t mb, const uint8_t* c, size_t cb, int64_t nb, const Tok* tk, float* y,
+void group_q4_k(const uint8_t* grp, const BlockLayout& L, int64_t nb, const Tok* tk, float* y,
                 int64_t ldy) {
   constexpr int kC = NT >= 4 ? 1 : 4 / NT;  // independent vpdpbusd chains per token (latency)
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   __m512 acc[NT];
   _Pragma("GCC unroll 16")
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b, w += mb, c += cb) {
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* w = grp + L.meta(b);
+    const uint8_t* c = grp + L.codes(b);
     const uint8_t* qa[NT];
     __m512i isum[NT];
     _Pragma("GCC unroll 16")
@@ -174,13 +178,15 @@ void group_q4_k(const uint8_t* w, size_t mb, const uint8_t* c, size_t cb, int64_
 // Q6_K: S_g starts at -32*bsum_g (the codes are stored without their -32);
 // isum = sum_g sc_g * S_g; acc = fma(float(isum), d_a * d, acc).
 template <int NT>
-void group_q6_k(const uint8_t* w, size_t mb, const uint8_t* c, size_t cb, int64_t nb, const Tok* tk, float* y,
+void group_q6_k(const uint8_t* grp, const BlockLayout& L, int64_t nb, const Tok* tk, float* y,
                 int64_t ldy) {
   const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
   __m512 acc[NT];
   _Pragma("GCC unroll 16")
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b, w += mb, c += cb) {
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* w = grp + L.meta(b);
+    const uint8_t* c = grp + L.codes(b);
     const uint8_t* qa[NT];
     __m512i isum[NT];
     _Pragma("GCC unroll 16")
@@ -224,18 +230,17 @@ constexpr int kNT = 4;
 
 template <int NT>
 void group(const Packed& p, const uint8_t* w, int64_t nb, const Tok* tk, float* y, int64_t ldy) {
-  const uint8_t* c = w + p.codes_offset;
-  const size_t mb = p.meta_bytes, cb = p.code_bytes;
+  const BlockLayout& L = p.blk;
   switch (p.type) {
-    case GGMLType::Q8_0: group_q8_0<NT, false>(w, mb, c, cb, nb, tk, y, ldy); return;
-    case GGMLType::Q4_0: group_q8_0<NT, true>(w, mb, c, cb, nb, tk, y, ldy); return;
-    case GGMLType::Q5_0: group_q8_0<NT, true, true>(w, mb, c, cb, nb, tk, y, ldy); return;
+    case GGMLType::Q8_0: group_q8_0<NT, false>(w, L, nb, tk, y, ldy); return;
+    case GGMLType::Q4_0: group_q8_0<NT, true>(w, L, nb, tk, y, ldy); return;
+    case GGMLType::Q5_0: group_q8_0<NT, true, true>(w, L, nb, tk, y, ldy); return;
     default: break;
   }
   if constexpr (NT <= kNT) switch (p.type) {
-      case GGMLType::Q4_K: group_q4_k<NT, false>(w, mb, c, cb, nb, tk, y, ldy); return;
-      case GGMLType::Q5_K: group_q4_k<NT, true>(w, mb, c, cb, nb, tk, y, ldy); return;
-      case GGMLType::Q6_K: group_q6_k<NT>(w, mb, c, cb, nb, tk, y, ldy); return;
+      case GGMLType::Q4_K: group_q4_k<NT, false>(w, L, nb, tk, y, ldy); return;
+      case GGMLType::Q5_K: group_q4_k<NT, true>(w, L, nb, tk, y, ldy); return;
+      case GGMLType::Q6_K: group_q6_k<NT>(w, L, nb, tk, y, ldy); return;
       default: return;
     }
 }

@@ -59,7 +59,8 @@ constexpr int kRG = 3;  // row groups per micro-kernel pass
 
 struct Args {
   const uint8_t* w;  // first row group
-  size_t group_bytes, codes_offset, mb, cb;
+  size_t group_bytes;
+  BlockLayout L;
   int64_t nb;
   const uint8_t* a;  // first token's activations
   size_t as;
@@ -68,6 +69,21 @@ struct Args {
   const float* da;  // activation scales as float, [token][block]
   float* y;         // output of the first row group, first token
   int64_t ldy;
+};
+
+// Block b's scales (m) and codes (c) in each of RG consecutive row groups.
+template <int RG>
+struct BlockPtrs {
+  const uint8_t* m[RG];
+  const uint8_t* c[RG];
+  template <class A>
+  BlockPtrs(const A& g, int64_t b) {
+    _Pragma("GCC unroll 16")
+    for (int r = 0; r < RG; ++r) {
+      m[r] = g.w + r * g.group_bytes + g.L.meta(b);
+      c[r] = g.w + r * g.group_bytes + g.L.codes(b);
+    }
+  }
 };
 
 inline __m512i bc(const uint8_t* p) {
@@ -84,14 +100,9 @@ void micro(const Args& g) {
   for (int r = 0; r < RG; ++r)
     _Pragma("GCC unroll 16")
     for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
-  const uint8_t* wm[RG];
-  const uint8_t* wc[RG];
-  _Pragma("GCC unroll 16")
-  for (int r = 0; r < RG; ++r) {
-    wm[r] = g.w + r * g.group_bytes;
-    wc[r] = wm[r] + g.codes_offset;
-  }
   for (int64_t b = 0; b < g.nb; ++b) {
+    const BlockPtrs<RG> at(g, b);
+    const auto &wm = at.m, &wc = at.c;
     __m512i s[RG][NT];
     const uint8_t* qa[NT];
     _Pragma("GCC unroll 16")
@@ -144,11 +155,6 @@ void micro(const Args& g) {
         acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[r][t]), d, acc[r][t]);
       }
     }
-    _Pragma("GCC unroll 16")
-    for (int r = 0; r < RG; ++r) {
-      wm[r] += g.mb;
-      wc[r] += g.cb;
-    }
   }
   _Pragma("GCC unroll 16")
   for (int r = 0; r < RG; ++r)
@@ -177,7 +183,8 @@ constexpr int kRGK = 2;
 
 struct ArgsK {
   const uint8_t* w;  // first row group
-  size_t group_bytes, codes_offset, mb, cb;
+  size_t group_bytes;
+  BlockLayout L;
   int64_t nb;
   const uint8_t* a;  // first token's activations (BlockQ8_K rows)
   size_t as;
@@ -198,13 +205,8 @@ void micro_k(const ArgsK& g) {
     _Pragma("GCC unroll 16")
     for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < g.nb; ++b) {
-    const uint8_t* wm[RG];
-    const uint8_t* wc[RG];
-    _Pragma("GCC unroll 16")
-    for (int r = 0; r < RG; ++r) {
-      wm[r] = g.w + r * g.group_bytes + b * g.mb;
-      wc[r] = g.w + r * g.group_bytes + g.codes_offset + b * g.cb;
-    }
+    const BlockPtrs<RG> at(g, b);
+    const auto &wm = at.m, &wc = at.c;
     const uint8_t* qa[NT];
     _Pragma("GCC unroll 16")
     for (int t = 0; t < NT; ++t) qa[t] = g.a + t * g.as + b * sizeof(BlockQ8_K) + 4;
@@ -292,13 +294,8 @@ void micro_q6(const ArgsK& g) {
     _Pragma("GCC unroll 16")
     for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < g.nb; ++b) {
-    const uint8_t* wm[RG];
-    const uint8_t* wc[RG];
-    _Pragma("GCC unroll 16")
-    for (int r = 0; r < RG; ++r) {
-      wm[r] = g.w + r * g.group_bytes + b * g.mb;
-      wc[r] = g.w + r * g.group_bytes + g.codes_offset + b * g.cb;
-    }
+    const BlockPtrs<RG> at(g, b);
+    const auto &wm = at.m, &wc = at.c;
     const uint8_t* qa[NT];
     __m512i isum[RG][NT];
     _Pragma("GCC unroll 16")
@@ -372,8 +369,7 @@ void run_k(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, s
       const int rg = static_cast<int>(std::min<int64_t>(kRGK, g1 - g));
       for (int t = tb; t < te;) {
         const int n = std::min(kNTK, te - t);
-        const ArgsK ar{p.data + static_cast<size_t>(g) * p.group_bytes, p.group_bytes, p.codes_offset, p.meta_bytes,
-                       p.code_bytes, nb, act + as * static_cast<size_t>(t), as, aux + xs * static_cast<size_t>(t), xs,
+        const ArgsK ar{p.data + static_cast<size_t>(g) * p.group_bytes, p.group_bytes, p.blk, nb, act + as * static_cast<size_t>(t), as, aux + xs * static_cast<size_t>(t), xs,
                        y + t * ldy + g * kRows, ldy};
         if (rg == 2) tokens_k<2, FIVE, Q6>(ar, n);
         else tokens_k<1, FIVE, Q6>(ar, n);
@@ -405,8 +401,7 @@ void run(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, siz
       const int rg = static_cast<int>(std::min<int64_t>(kRG, g1 - g));
       for (int t = tb; t < te;) {
         const int n = std::min(kNT, te - t);
-        const Args ar{p.data + static_cast<size_t>(g) * p.group_bytes, p.group_bytes, p.codes_offset, p.meta_bytes,
-                      p.code_bytes, nb, act + as * static_cast<size_t>(t), as, aux + xs * static_cast<size_t>(t), xs,
+        const Args ar{p.data + static_cast<size_t>(g) * p.group_bytes, p.group_bytes, p.blk, nb, act + as * static_cast<size_t>(t), as, aux + xs * static_cast<size_t>(t), xs,
                       dav.data() + static_cast<size_t>(t - tb) * nb, y + t * ldy + g * kRows, ldy};
         if (rg == 3) tokens<3, Q4, FIVE>(ar, n);
         else if (rg == 2) tokens<2, Q4, FIVE>(ar, n);

@@ -59,15 +59,17 @@ inline void transpose16(__m512i* a) {
 // dword k of row r's image) at dst; the first n stored. The images go straight
 // from registers into the transpose (a spill through memory would stall on
 // store forwarding when built from narrower pieces).
+// Vectors 8..15 go to upper (default: right after the first 8).
 template <class F>
-inline void emit(uint8_t* dst, F row, int n = 16) {
+inline void emit(uint8_t* dst, F row, int n = 16, uint8_t* upper = nullptr) {
+  if (!upper) upper = dst + 512;
   __m512i a[16];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) a[r] = row(r);
   transpose16(a);
 #pragma GCC unroll 16
   for (int i = 0; i < 16; ++i)  // unrolled so a[] stays in registers
-    if (i < n) _mm512_stream_si512(reinterpret_cast<__m512i*>(dst + 64 * i), a[i]);
+    if (i < n) _mm512_stream_si512(reinterpret_cast<__m512i*>(i < 8 ? dst + 64 * i : upper + 64 * (i - 8)), a[i]);
 }
 
 // out[16 k + r] = in[r][k] for 16 rows of 16 bytes (same rounds on bytes).
@@ -155,15 +157,15 @@ inline __m512i q6_high(const uint8_t* qh) {
 }
 
 // Q8_0 (34-byte blocks): 2 blocks (8 vectors each) per transpose.
-void group_q8(const uint8_t* rows, size_t rs, int64_t nb, uint8_t* meta, uint8_t* codes) {
+void group_q8(const uint8_t* rows, size_t rs, int64_t nb, uint8_t* grp, const BlockLayout& L) {
   const __m512i x80 = _mm512_set1_epi8(static_cast<char>(0x80));  // int8 + 128
   for (int64_t b0 = 0; b0 < nb; b0 += 2) {
     const bool two = nb - b0 >= 2;
     const uint8_t* s0 = rows + static_cast<size_t>(b0) * 34;
     prefetch_rows(s0, rs, 68);
     for (int r = 0; r < R; ++r)
-      for (int k = 0; k < (two ? 2 : 1); ++k) copy2(meta + static_cast<size_t>(b0 + k) * 32 + 2 * r, s0 + r * rs + 34 * k);
-    emit(codes + static_cast<size_t>(b0) * 512, [&](int r) {
+      for (int k = 0; k < (two ? 2 : 1); ++k) copy2(grp + L.meta(b0 + k) + 2 * r, s0 + r * rs + 34 * k);
+    emit(grp + L.codes(b0), [&](int r) {  // a pair's codes are contiguous
       const uint8_t* s = s0 + r * rs + 2;
       const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s));
       const __m256i hi = two ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + 34)) : _mm256_setzero_si256();
@@ -174,32 +176,32 @@ void group_q8(const uint8_t* rows, size_t rs, int64_t nb, uint8_t* meta, uint8_t
 
 // Q4_0 (18-byte blocks): 4 blocks (4 vectors each) per transpose; the layout's
 // nibble vectors are Q4_0's code bytes as stored.
-void group_q4(const uint8_t* rows, size_t rs, int64_t nb, uint8_t* meta, uint8_t* codes) {
+void group_q4(const uint8_t* rows, size_t rs, int64_t nb, uint8_t* grp, const BlockLayout& L) {
   for (int64_t b0 = 0; b0 < nb; b0 += 4) {
     const int n = static_cast<int>(nb - b0 < 4 ? nb - b0 : 4);
     const uint8_t* s0 = rows + static_cast<size_t>(b0) * 18;
     prefetch_rows(s0, rs, 72);
     for (int r = 0; r < R; ++r)
-      for (int k = 0; k < n; ++k) copy2(meta + static_cast<size_t>(b0 + k) * 32 + 2 * r, s0 + r * rs + 18 * k);
+      for (int k = 0; k < n; ++k) copy2(grp + L.meta(b0 + k) + 2 * r, s0 + r * rs + 18 * k);
     auto q = [&](const uint8_t* s, int k) {
       return k < n ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 18 * k)) : _mm_setzero_si128();
     };
-    emit(codes + static_cast<size_t>(b0) * 256, [&](int r) {
+    emit(grp + L.codes(b0), [&](int r) {  // blocks b0, b0 + 1 then the next pair's
       const uint8_t* s = s0 + r * rs + 2;
       const __m256i lo = _mm256_inserti128_si256(_mm256_castsi128_si256(q(s, 0)), q(s, 1), 1);
       const __m256i hi = _mm256_inserti128_si256(_mm256_castsi128_si256(q(s, 2)), q(s, 3), 1);
       return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-    }, 4 * n);
+    }, 4 * n, n > 2 ? grp + L.codes(b0 + 2) : nullptr);
   }
 }
 
 // Q4_K (144-byte blocks) and Q5_K (176).
-void group_q45k(bool q5, const uint8_t* rows, size_t rs, int64_t nb, uint8_t* meta, uint8_t* codes) {
+void group_q45k(bool q5, const uint8_t* rows, size_t rs, int64_t nb, uint8_t* grp, const BlockLayout& L) {
   alignas(16) uint8_t sm[R][16];
-  const size_t bs = q5 ? 176 : 144, cb = q5 ? 2560 : 2048, qs = q5 ? 48 : 16;
+  const size_t bs = q5 ? 176 : 144, qs = q5 ? 48 : 16;
   for (int64_t b = 0; b < nb; ++b) {
-    uint8_t* o = meta + static_cast<size_t>(b) * 320;
-    uint8_t* c = codes + static_cast<size_t>(b) * cb;
+    uint8_t* o = grp + L.meta(b);
+    uint8_t* c = grp + L.codes(b);
     const uint8_t* s0 = rows + static_cast<size_t>(b) * bs;
     prefetch_rows(s0, rs, bs);
     for (int r = 0; r < R; ++r) {
@@ -229,11 +231,11 @@ void group_q45k(bool q5, const uint8_t* rows, size_t rs, int64_t nb, uint8_t* me
 }
 
 // Q6_K (210-byte blocks): 32 nibble dwords then 16 high-bit dwords per row.
-void group_q6k(const uint8_t* rows, size_t rs, int64_t nb, uint8_t* meta, uint8_t* codes) {
+void group_q6k(const uint8_t* rows, size_t rs, int64_t nb, uint8_t* grp, const BlockLayout& L) {
   alignas(16) uint8_t sm[R][16];
   for (int64_t b = 0; b < nb; ++b) {
-    uint8_t* o = meta + static_cast<size_t>(b) * 288;
-    uint8_t* c = codes + static_cast<size_t>(b) * 3072;
+    uint8_t* o = grp + L.meta(b);
+    uint8_t* c = grp + L.codes(b);
     const uint8_t* s0 = rows + static_cast<size_t>(b) * 210;
     prefetch_rows(s0, rs, 210);
     for (int r = 0; r < R; ++r) {
@@ -257,12 +259,11 @@ bool pack_groups(const WeightView& w, const Packed& p, int64_t g0, int64_t g1) {
   const int64_t nb = w.n_in / (t == GGMLType::Q8_0 || t == GGMLType::Q4_0 ? 32 : 256);
   for (int64_t g = g0; g < g1; ++g) {
     const uint8_t* rows = w.data + static_cast<uint64_t>(g) * R * w.row_bytes;
-    uint8_t* meta = p.data + static_cast<size_t>(g) * p.group_bytes;
-    uint8_t* codes = meta + p.codes_offset;
-    if (t == GGMLType::Q8_0) group_q8(rows, w.row_bytes, nb, meta, codes);
-    else if (t == GGMLType::Q4_0) group_q4(rows, w.row_bytes, nb, meta, codes);
-    else if (t == GGMLType::Q6_K) group_q6k(rows, w.row_bytes, nb, meta, codes);
-    else group_q45k(t == GGMLType::Q5_K, rows, w.row_bytes, nb, meta, codes);
+    uint8_t* grp = p.data + static_cast<size_t>(g) * p.group_bytes;
+    if (t == GGMLType::Q8_0) group_q8(rows, w.row_bytes, nb, grp, p.blk);
+    else if (t == GGMLType::Q4_0) group_q4(rows, w.row_bytes, nb, grp, p.blk);
+    else if (t == GGMLType::Q6_K) group_q6k(rows, w.row_bytes, nb, grp, p.blk);
+    else group_q45k(t == GGMLType::Q5_K, rows, w.row_bytes, nb, grp, p.blk);
   }
   _mm_sfence();  // the streaming stores are visible before pack() returns
   return true;

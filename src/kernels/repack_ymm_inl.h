@@ -52,7 +52,8 @@ size_t pf_dist() {
 struct Args {
   const uint8_t* w;  // group of the first unit
   int h0;            // half of the first unit
-  size_t group_bytes, codes_offset, mb, cb;
+  size_t group_bytes;
+  BlockLayout L;
   int64_t nb;
   const uint8_t* a;  // first token's activations
   size_t as;
@@ -65,15 +66,15 @@ struct Args {
 
 template <int U>
 struct Units {
-  const uint8_t* m[U];  // group metadata, block b at + b * mb
-  const uint8_t* c[U];  // group codes (+ 32 h for vectors), block b at + b * cb
+  const uint8_t* m[U];  // group; block b's scales at + L.meta(b)
+  const uint8_t* c[U];  // group; block b's codes at + L.codes(b) (+ 32 h for vectors)
   int h[U];
   bool first[U];  // the unit starts its group's code stream (prefetch once per group)
   explicit Units(const Args& g) {
     for (int u = 0; u < U; ++u) {
       const int i = g.h0 + u;
       m[u] = g.w + (i / 2) * g.group_bytes;
-      c[u] = m[u] + g.codes_offset;
+      c[u] = m[u];
       h[u] = i % 2;
       first[u] = u == 0 || h[u] == 0;
     }
@@ -108,7 +109,7 @@ void micro_q8_0(const Args& g) {
       _Pragma("GCC unroll 16")
       for (int u = 0; u < U; ++u) s[u][t] = _mm256_set1_epi32(g.x[t * g.xs + b]);
     }
-    const size_t cb = static_cast<size_t>(b) * g.cb;
+    const size_t cb = g.L.codes(b);
     if constexpr (NT == 1) {
       if (g.pd)
         for (int u = 0; u < U; ++u)
@@ -143,7 +144,7 @@ void micro_q8_0(const Args& g) {
     }
     _Pragma("GCC unroll 16")
     for (int u = 0; u < U; ++u) {
-      const __m256 dw = halves8(un.m[u] + b * g.mb + 16 * un.h[u]);
+      const __m256 dw = halves8(un.m[u] + g.L.meta(b) + 16 * un.h[u]);
       _Pragma("GCC unroll 16")
       for (int t = 0; t < NT; ++t)
         acc[u][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[u][t]), _mm256_mul_ps(dw, _mm256_set1_ps(act_half(qa[t] - 2))), acc[u][t]);
@@ -168,7 +169,7 @@ void micro_q4_k(const Args& g) {
     const uint8_t* qa[NT];
     _Pragma("GCC unroll 16")
     for (int t = 0; t < NT; ++t) qa[t] = g.a + t * g.as + b * sizeof(BlockQ8_K) + 4;
-    const size_t cb = static_cast<size_t>(b) * g.cb, mb = static_cast<size_t>(b) * g.mb;
+    const size_t cb = g.L.codes(b), mb = g.L.meta(b);
     __m256i isum[U][NT];
     _Pragma("GCC unroll 16")
     for (int u = 0; u < U; ++u)
@@ -269,7 +270,7 @@ void micro_q6_k(const Args& g) {
       _Pragma("GCC unroll 16")
       for (int u = 0; u < U; ++u) isum[u][t] = _mm256_setzero_si256();
     }
-    const size_t cb = static_cast<size_t>(b) * g.cb, mb = static_cast<size_t>(b) * g.mb;
+    const size_t cb = g.L.codes(b), mb = g.L.meta(b);
     for (int s = 0; s < 16; ++s) {
       if constexpr (NT == 1) {
         if (g.pd)  // 3 KiB of codes per block: 48 lines, 3 per sub-block
@@ -345,7 +346,7 @@ void run_cfg(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux,
       for (int t = tb; t < te;) {
         const int n = std::min(NT, te - t);
         const Args ar{p.data + static_cast<size_t>(hu / 2) * p.group_bytes, static_cast<int>(hu % 2), p.group_bytes,
-                      p.codes_offset, p.meta_bytes, p.code_bytes, nb, act + as * static_cast<size_t>(t), as,
+                      p.blk, nb, act + as * static_cast<size_t>(t), as,
                       aux + xs * static_cast<size_t>(t), xs, y + t * ldy + hu * 8, ldy, pd};
         if (full) tokens<U, NT>(p.type, ar, n);
         else tokens<1, NT>(p.type, ar, n);

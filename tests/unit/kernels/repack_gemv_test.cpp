@@ -1,9 +1,10 @@
 // The one-token packed kernels (repack::avx512vnni::gemv, and the shared gemm
 // with nt = 1) against the sequential-order scalar reference
 // qdot::dot_seq_scalar, bit for bit: Q4_K / Q5_K / Q6_K / Q8_0 / Q4_0 / Q5_0, random bit patterns and
-// real quantized rows, saturating activations, 1..5 blocks per row, odd and even
-// group counts and sub-ranges [g0, g1) that start on odd groups (the two-group
-// pass and its one-group tail), plus the repack::gemm dispatcher.
+// real quantized rows, saturating activations, 1..5 blocks per row, group counts
+// and sub-ranges [g0, g1) starting on odd groups that exercise the four- and
+// two-stream passes with one or more groups per stream and the one-group tail,
+// plus the repack::gemm dispatcher.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -72,7 +73,7 @@ void check_all(Path path) {
   uint32_t seed = 100;
   for (GGMLType t : kTypes)
     for (int nbk : {1, 2, 3, 5})
-      for (int64_t ng : {1, 2, 3, 4, 5, 7}) {
+      for (int64_t ng : {1, 2, 3, 4, 5, 7, 8, 13}) {
         const bool rb = seed % 2 == 0, sat = seed % 5 == 0;
         check(path, t, row_elems(t, nbk), 16 * ng, 0, ng, seed++, rb, sat);
         if (::testing::Test::HasFatalFailure()) return;

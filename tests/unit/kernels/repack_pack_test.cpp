@@ -51,16 +51,24 @@ void expect_same(const WeightView& v, const repack::Packed& p, const char* what)
   const size_t mb[] = {32, 32, 32, 320, 320, 288}, cb[] = {512, 256, 320, 2048, 2560, 3072};
   const size_t ti = v.type == GGMLType::Q8_0 ? 0 : v.type == GGMLType::Q4_0 ? 1 : v.type == GGMLType::Q5_0 ? 2
                     : v.type == GGMLType::Q4_K ? 3 : v.type == GGMLType::Q5_K ? 4 : 5;
-  ASSERT_EQ(p.meta_bytes, mb[ti]);
-  ASSERT_EQ(p.code_bytes, cb[ti]);
-  ASSERT_EQ(p.codes_offset, (mb[ti] * size_t(nb) + 63) / 64 * 64);
-  ASSERT_EQ(p.bytes, (p.codes_offset + cb[ti] * size_t(nb)) * size_t(v.n_out / R));
+  const size_t pm = (2 * mb[ti] + 63) / 64 * 64, pb = pm + 2 * cb[ti];
+  ASSERT_EQ(p.blk.mb, mb[ti]);
+  ASSERT_EQ(p.blk.cb, cb[ti]);
+  ASSERT_EQ(p.blk.pm, pm);
+  ASSERT_EQ(p.blk.pb, pb);
+  ASSERT_EQ(p.group_bytes, size_t(nb / 2) * pb + (nb % 2 ? pm + cb[ti] : 0));  // an odd last block: half a pair
+  ASSERT_EQ(p.bytes, p.group_bytes * size_t(v.n_out / R));
+  for (int64_t b = 0; b < nb; ++b) {  // one stream: each block's scales, then codes, after the previous block's
+    ASSERT_EQ(p.blk.meta(b), size_t(b / 2) * pb + size_t(b % 2) * mb[ti]);
+    ASSERT_EQ(p.blk.codes(b), size_t(b / 2) * pb + pm + size_t(b % 2) * cb[ti]);
+  }
   const auto rp = repack::pack_portable(v);
   const uint8_t* ref = rp->data;
-  // Bytes between the meta region and codes_offset are padding nobody reads.
+  // Bytes between a pair's scale records and its codes are padding nobody reads.
   for (size_t i = 0; i < p.bytes; ++i) {
-    const size_t in_group = i % p.group_bytes;
-    if (in_group >= p.meta_bytes * size_t(nb) && in_group < p.codes_offset) continue;
+    const size_t in_group = i % p.group_bytes, pair = in_group / pb, in_pair = in_group % pb;
+    const size_t records = pair == size_t(nb / 2) ? 1 : 2;
+    if (in_pair >= records * mb[ti] && in_pair < pm) continue;
     if (p.data[i] != ref[i]) {
       ADD_FAILURE() << what << ": " << ggml_type_name(uint32_t(v.type)) << " " << v.n_in << "x" << v.n_out
                     << " first differing byte " << i << " (group " << i / p.group_bytes << ", offset " << in_group
