@@ -48,13 +48,14 @@ inline __m512i i8x16(const uint8_t* p) { return _mm512_cvtepi8_epi32(_mm_load_si
 inline float act_f32(const uint8_t* p) { float f; std::memcpy(&f, p, 4); return f; }
 inline void pf(const uint8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 
-// Bytes ahead of the code stream to prefetch (0 = off); LARQL_GEMV_PF overrides (tuning).
-// 3 KiB measured best here (bench_kernels BM_gemv dram, single thread, 2 MiB pages):
-// Q4_K 17 -> 31 GB/s, Q6_K 16 -> 29 GB/s against 1 KiB; 0 leaves ~40 % on the table.
+// Bytes ahead of the stream to prefetch (0 = off); LARQL_GEMV_PF overrides (tuning).
+// 4.5 KiB measured best here over 1.5-9 KiB (scratch DRAM harness, 8192x2048, two
+// threads, and larql bench tg64 on llama-1b Q4_K_M: 36-43 -> 44-47 tok/s against
+// 3 KiB); the hardware prefetcher alone leaves Q4_K / Q6_K at about half speed.
 size_t pf_dist() {
   static const size_t d = [] {
     const char* e = std::getenv("LARQL_GEMV_PF");
-    return e ? static_cast<size_t>(std::strtoul(e, nullptr, 10)) : size_t{3072};
+    return e ? static_cast<size_t>(std::strtoul(e, nullptr, 10)) : size_t{4608};
   }();
   return d;
 }
