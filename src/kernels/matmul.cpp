@@ -37,9 +37,12 @@ void matmul_packed(const WeightView& w, SharedInput& in, float* y, ThreadPool& p
   const int32_t* ax = in.aux(w.type, pool, xn);
   const int nt = static_cast<int>(in.n_tok());
   const qdot::Isa f = qdot::isa();
-  pool.parallel_for(w.n_out / repack::kRows, [&](int64_t g0, int64_t g1, int) {
-    repack::gemm(f, *w.packed, a, ab, ax, xn, nt, g0, g1, y, w.n_out);
-  });
+  const auto part = [&](int64_t g0, int64_t g1, int) { repack::gemm(f, *w.packed, a, ab, ax, xn, nt, g0, g1, y, w.n_out); };
+  const int64_t groups = w.n_out / repack::kRows;
+  // Decode streams each matrix once, a few hundred microseconds split over the
+  // threads; balanced chunks of ~256 KiB keep one slow thread from idling the others.
+  if (nt == 1) pool.parallel_for_balanced(groups, std::max<int64_t>(1, (256 << 10) / w.packed->group_bytes), part);
+  else pool.parallel_for(groups, part);
 }
 
 void matmul_quant(const WeightView& w, SharedInput& in, float* y, ThreadPool& pool, bool seq) {

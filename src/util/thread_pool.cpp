@@ -1,5 +1,6 @@
 #include "util/thread_pool.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #if defined(__x86_64__) || defined(__i386__)
@@ -52,7 +53,8 @@ T await_change(const std::atomic<T>& a, T old, int64_t spin_ns) {
 }
 }  // namespace
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads), spin_ns_(spin_window_ns()) {
+ThreadPool::ThreadPool(int n_threads)
+    : n_threads_(n_threads < 1 ? 1 : n_threads), spin_ns_(spin_window_ns()), chunks_(new Chunks[n_threads_]) {
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
 }
 
@@ -91,6 +93,51 @@ void ThreadPool::run(int64_t n, Thunk thunk, void* ctx) {
   if (e > 0) thunk(ctx, 0, e, 0);
   int32_t p = pending_.load(std::memory_order_acquire);
   while (p != 0) p = await_change(pending_, p, spin_ns_);
+}
+
+namespace {
+constexpr uint64_t pack_range(uint32_t front, uint32_t back) { return (static_cast<uint64_t>(back) << 32) | front; }
+// Claims one chunk of c: the front one (owner) or the back one; -1 when none is left.
+int64_t claim(std::atomic<uint64_t>& c, bool front) {
+  uint64_t r = c.load(std::memory_order_relaxed);
+  for (;;) {
+    const uint32_t f = static_cast<uint32_t>(r), b = static_cast<uint32_t>(r >> 32);
+    if (f >= b) return -1;
+    const uint64_t next = front ? pack_range(f + 1, b) : pack_range(f, b - 1);
+    if (c.compare_exchange_weak(r, next, std::memory_order_relaxed)) return front ? f : b - 1;
+  }
+}
+}  // namespace
+
+void ThreadPool::run_balanced(int64_t n, int64_t grain, Thunk thunk, void* ctx) {
+  if (n <= 0) return;
+  if (grain < 1) grain = 1;
+  const int64_t nc = (n + grain - 1) / grain;
+  if (n_threads_ == 1 || nc == 1 || nc > int64_t{0xFFFFFFFF}) {  // nothing to balance (or too many chunks: static)
+    run(n, thunk, ctx);
+    return;
+  }
+  const int T = n_threads_;
+  for (int i = 0; i < T; ++i)
+    chunks_[i].range.store(pack_range(static_cast<uint32_t>(nc * i / T), static_cast<uint32_t>(nc * (i + 1) / T)),
+                           std::memory_order_relaxed);
+  struct Job {
+    ThreadPool* pool;
+    int64_t n, grain;
+    Thunk thunk;
+    void* ctx;
+  } job{this, n, grain, thunk, ctx};
+  // One range per thread (parallel_for over T items); the release/acquire of the
+  // dispatch publishes the chunk ranges stored above.
+  run(T, [](void* p, int64_t b, int64_t e, int index) {
+    const Job& j = *static_cast<const Job*>(p);
+    const int nt = j.pool->n_threads_;
+    const auto go = [&](int64_t c) { j.thunk(j.ctx, c * j.grain, std::min(j.n, (c + 1) * j.grain), index); };
+    for (int64_t r = b; r < e; ++r)
+      for (int64_t c; (c = claim(j.pool->chunks_[r].range, true)) >= 0;) go(c);
+    for (int k = 1; k < nt; ++k)  // then the others' tails, nearest first
+      for (int64_t c; (c = claim(j.pool->chunks_[(e - 1 + k) % nt].range, false)) >= 0;) go(c);
+  }, &job);
 }
 
 ThreadPool& ThreadPool::global(int n_threads) {

@@ -34,13 +34,34 @@ class ThreadPool {
         const_cast<void*>(static_cast<const void*>(std::addressof(fn))));
   }
 
+  // fn(begin, end, thread_index) over [0, n) in chunks of `grain` (the last one
+  // shorter; a one-thread pool makes a single call): each thread starts on its
+  // parallel_for range, front to back; one
+  // that runs out takes chunks from the back of the ranges still open, so a
+  // thread slowed by memory or the OS does not hold the rest at the barrier.
+  // Every index runs exactly once, but which thread runs it varies: fn's
+  // results must not depend on the thread.
+  template <class F>
+  void parallel_for_balanced(int64_t n, int64_t grain, F&& fn) {
+    using Fn = std::remove_reference_t<F>;
+    run_balanced(n, grain, [](void* ctx, int64_t b, int64_t e, int i) { (*static_cast<Fn*>(ctx))(b, e, i); },
+                 const_cast<void*>(static_cast<const void*>(std::addressof(fn))));
+  }
+
   // Process-wide pool; its size is set by the first call (0 = all cores).
   static ThreadPool& global(int n_threads = 0);
 
  private:
   using Thunk = void (*)(void*, int64_t, int64_t, int);
   void run(int64_t n, Thunk thunk, void* ctx);
+  void run_balanced(int64_t n, int64_t grain, Thunk thunk, void* ctx);
   void worker(int index);
+
+  // One thread's chunks [front, back) for run_balanced: the owner takes the front,
+  // others the back (one 64-bit word, so a claim is one compare-exchange).
+  struct alignas(64) Chunks {
+    std::atomic<uint64_t> range{0};
+  };
 
   int n_threads_;
   int64_t spin_ns_;
@@ -52,6 +73,7 @@ class ThreadPool {
   bool stop_ = false;
   alignas(64) std::atomic<uint32_t> generation_{0};
   alignas(64) std::atomic<int32_t> pending_{0};
+  std::unique_ptr<Chunks[]> chunks_;  // one per thread
 };
 
 }  // namespace larql
