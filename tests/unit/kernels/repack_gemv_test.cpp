@@ -1,10 +1,10 @@
 // The one-token packed kernels (repack::avx512vnni::gemv, and the shared gemm
 // with nt = 1) against the sequential-order scalar reference
 // qdot::dot_seq_scalar, bit for bit: Q4_K / Q5_K / Q6_K / Q8_0 / Q4_0 / Q5_0, random bit patterns and
-// real quantized rows, saturating activations, 1..5 blocks per row, group counts
-// and sub-ranges [g0, g1) starting on odd groups that exercise the four- and
-// two-stream passes with one or more groups per stream and the one-group tail,
-// plus the repack::gemm dispatcher.
+// real quantized rows, saturating activations, 1..5 blocks per row (odd counts
+// end on half a block pair), group counts and sub-ranges [g0, g1) starting on odd
+// groups (Q6_K's two-half pass with one or more groups per half, and its
+// one-group tail), plus the repack::gemm dispatcher.
 #include <gtest/gtest.h>
 
 #include <cstring>
