@@ -205,16 +205,15 @@ void gemv_q8_0(const Groups& gr, int64_t nb, const uint8_t* act, const int32_t* 
   for (int g = 0; g < G; ++g) _mm512_storeu_ps(y + g * gr.ys, acc[g]);
 }
 
-template <int G>
-void run(const Packed& p, const Groups& gr, const uint8_t* act, const int32_t* x, size_t pd, float* y) {
+void run1(const Packed& p, const Groups& gr, const uint8_t* act, const int32_t* x, size_t pd, float* y) {
   const int64_t nb = p.n_in / 256, nb32 = p.n_in / 32;
   switch (p.type) {
-    case GGMLType::Q4_K: gemv_q4_k<G, false>(gr, nb, act, x, pd, y); return;
-    case GGMLType::Q5_K: gemv_q4_k<G, true>(gr, nb, act, x, pd, y); return;
-    case GGMLType::Q6_K: gemv_q6_k<G>(gr, nb, act, x, pd, y); return;
-    case GGMLType::Q8_0: gemv_q8_0<G, false>(gr, nb32, act, x, pd, y); return;
-    case GGMLType::Q4_0: gemv_q8_0<G, true>(gr, nb32, act, x, pd, y); return;
-    case GGMLType::Q5_0: gemv_q8_0<G, true, true>(gr, nb32, act, x, pd, y); return;
+    case GGMLType::Q4_K: gemv_q4_k<1, false>(gr, nb, act, x, pd, y); return;
+    case GGMLType::Q5_K: gemv_q4_k<1, true>(gr, nb, act, x, pd, y); return;
+    case GGMLType::Q6_K: gemv_q6_k<1>(gr, nb, act, x, pd, y); return;
+    case GGMLType::Q8_0: gemv_q8_0<1, false>(gr, nb32, act, x, pd, y); return;
+    case GGMLType::Q4_0: gemv_q8_0<1, true>(gr, nb32, act, x, pd, y); return;
+    case GGMLType::Q5_0: gemv_q8_0<1, true, true>(gr, nb32, act, x, pd, y); return;
     default: std::abort();  // gemv_handles() is checked by the dispatcher
   }
 }
@@ -243,10 +242,10 @@ void gemv(const Packed& p, const uint8_t* act, const int32_t* aux, int64_t g0, i
   // The two are the halves of the range: two sequential streams.
   if (p.type == GGMLType::Q6_K) {
     const int64_t half = (g1 - g0) / 2;
-    for (int64_t i = 0; i < half; ++i) run<2>(p, groups(g0 + i, half), act, aux, pd, y + (g0 + i) * kRows);
+    for (int64_t i = 0; i < half; ++i) gemv_q6_k<2>(groups(g0 + i, half), p.n_in / 256, act, aux, pd, y + (g0 + i) * kRows);
     g += 2 * half;
   }
-  for (; g < g1; ++g) run<1>(p, groups(g, 1), act, aux, pd, y + g * kRows);
+  for (; g < g1; ++g) run1(p, groups(g, 1), act, aux, pd, y + g * kRows);
 }
 
 }  // namespace larql::repack::avx512vnni
