@@ -16,7 +16,7 @@ Runner add_synth(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   sub->add_option("--arch", o->s.arch, "llama|qwen2|qwen3|gemma2|gemma3|phi3|gpt2|mixtral|qwen3moe|deepseek2|gpt-oss")->required();
   sub->add_option("--preset", o->s.preset, preset_help)->default_val("tiny");
-  sub->add_option("--type", o->type, "f32|f16|q8_0|q4_0|q4_k_m|q6_k")->default_val("f32");
+  sub->add_option("--type", o->type, "f32|f16|bf16|q8_0|q4_0|q4_k_m|q6_k")->default_val("f32");
   sub->add_option("-o,--output", o->s.out, "Output .gguf path")->required();
   sub->add_option("--seed", o->s.seed, "Random seed")->default_val(42);
   sub->add_option("--layers", o->s.layers, "Override the preset's layer count");

@@ -1,5 +1,5 @@
-// AMX detection, the Linux permission request, and the run-time self-check that
-// guards the hardware path (amx.h).
+// AMX detection, the Linux permission request, and the run-time self-checks
+// that guard the hardware paths (amx.h).
 #include "kernels/amx.h"
 
 #include <cstdio>
@@ -13,10 +13,12 @@
 #include <unistd.h>
 #endif
 
+#include "kernels/halfdot.h"
 #include "kernels/qdot.h"
 #include "kernels/repack.h"
 #include "tensor/quants.h"
 #include "util/cpu.h"
+#include "util/half.h"
 
 namespace larql::amx {
 
@@ -36,17 +38,30 @@ bool request_tile_permission() {
   return false;
 #endif
 }
-}  // namespace
 
-bool available() {
+// LARQL_AMX=0 / model, LARQL_FORCE_SCALAR, or no granted tile state: no tile instructions at all.
+bool tiles_allowed() {
   static const bool on = [] {
     const char* e = std::getenv("LARQL_AMX");
     if (e && (std::strcmp(e, "0") == 0 || std::strcmp(e, "model") == 0)) return false;
-    // The AMX kernels and the float step around them are built by GCC only (target
-    // pragmas), and they need AVX-512 VNNI for the tail tokens and the float step.
-    if (cpu_features().force_scalar || !cpu_supported() || !repack::amx::model_runnable()) return false;
+    const CpuFeatures& c = cpu_features();
+    if (c.force_scalar || !c.amx_tile) return false;
     return request_tile_permission();
   }();
+  return on;
+}
+
+}  // namespace
+
+bool available() {
+  // The AMX kernels and the float step around them are built by GCC only (target
+  // pragmas), and they need AVX-512 VNNI for the tail tokens and the float step.
+  static const bool on = cpu_supported() && repack::amx::model_runnable() && tiles_allowed();
+  return on;
+}
+
+bool bf16_available() {
+  static const bool on = cpu_features().amx_bf16 && halfdot::amx::model_runnable() && tiles_allowed();
   return on;
 }
 
@@ -91,7 +106,6 @@ bool self_check(GemmFn fn, const char* name) {
   return true;
 }
 
-namespace {
 bool model_mode() {
   static const bool on = [] {
     const char* e = std::getenv("LARQL_AMX");
@@ -99,7 +113,6 @@ bool model_mode() {
   }();
   return on;
 }
-}  // namespace
 
 bool usable() {
   static const bool ok = model_mode() ? model_runnable() && self_check(gemm_model, "software model")
@@ -110,3 +123,47 @@ bool usable() {
 GemmFn kernel() { return model_mode() ? gemm_model : gemm; }
 
 }  // namespace larql::repack::amx
+
+namespace larql::halfdot::amx {
+
+bool model_runnable() {
+#if defined(__clang__) || !defined(__x86_64__)
+  return false;
+#else
+  const CpuFeatures& c = cpu_features();
+  return !c.force_scalar && c.avx2 && c.fma && c.f16c;
+#endif
+}
+
+bool self_check(GemmFn fn, const char* name) {
+  const int64_t n = 1040, rows = 56;  // 65 j per lane (3 chunks, the last padded); 3 row groups + 8 rows
+  const int nt = 51;                  // 3 token tiles and a 3-token tail
+  std::mt19937 g(20261128);
+  std::normal_distribution<float> d(0.f, 1.f);
+  std::vector<uint16_t> w(static_cast<size_t>(n * rows));
+  for (auto& v : w) v = fp32_to_bf16(d(g));
+  std::vector<float> raw(static_cast<size_t>(n) * nt), x(raw.size());
+  for (auto& v : raw) v = 2.f * d(g);
+  round_acts(GGMLType::BF16, raw.data(), static_cast<int64_t>(raw.size()), x.data());
+  std::vector<uint16_t> lanes(lanes_size(n, nt));
+  to_lanes(x.data(), n, n, nt, 0, nt, lanes.data());
+  const Rows m{GGMLType::BF16, reinterpret_cast<const uint8_t*>(w.data()), static_cast<size_t>(2 * n), n};
+  std::vector<float> ref(static_cast<size_t>(rows) * nt), got(ref.size(), 0.f);
+  gemm_scalar(m, true, 0, rows, x.data(), n, nt, ref.data(), rows);
+  fn(m, 0, rows, lanes.data(), x.data(), n, nt, got.data(), rows);
+  if (std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)) != 0) {
+    std::fprintf(stderr, "larql: AMX-BF16 self-check failed (%s differs from the reference); AMX-BF16 disabled\n", name);
+    return false;
+  }
+  return true;
+}
+
+bool usable() {
+  static const bool ok = repack::amx::model_mode() ? model_runnable() && self_check(gemm_model, "software model")
+                                                   : larql::amx::bf16_available() && self_check(gemm, "tile hardware");
+  return ok;
+}
+
+GemmFn kernel() { return repack::amx::model_mode() ? gemm_model : gemm; }
+
+}  // namespace larql::halfdot::amx

@@ -57,22 +57,7 @@ using namespace larql::quant;
 
 namespace {
 
-// The tile hardware. Own inline asm rather than GCC's _tile_* macros: those take
-// the tile number by stringizing (no template arguments) and tell the compiler
-// neither that tileloadd reads memory nor that ldtilecfg reads all 64 bytes, so
-// the B tiles stored just before could be reordered past the load.
-struct TileHw {
-  void config(const larql::amx::TileConfig& c) { asm volatile("ldtilecfg %0" ::"m"(c) : "memory"); }
-  void release() { asm volatile("tilerelease" ::: "memory"); }
-  template <int T> void zero() { asm volatile("tilezero %%tmm%c0" ::"i"(T)); }
-  template <int T> void load(const void* base, size_t stride) {
-    asm volatile("tileloadd (%0,%1,1), %%tmm%c2" ::"r"(base), "r"(stride), "i"(T) : "memory");
-  }
-  template <int T> void store(void* base, size_t stride) {
-    asm volatile("tilestored %%tmm%c2, (%0,%1,1)" ::"r"(base), "r"(stride), "i"(T) : "memory");
-  }
-  template <int C, int A, int B> void dpbssd() { asm volatile("tdpbssd %%tmm%c2, %%tmm%c1, %%tmm%c0" ::"i"(C), "i"(A), "i"(B)); }
-};
+using larql::amx::TileHw;
 
 // Per-type unit geometry: a unit is one integer sum the reference computes (a
 // legacy block, a Q4_K/Q5_K 32-element or Q6_K 16-element sub-block): K bytes

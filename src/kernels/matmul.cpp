@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/amx.h"
 #include "kernels/f32dot.h"
 #include "kernels/halfdot.h"
 #include "kernels/ik_order.h"
@@ -85,6 +86,15 @@ void matmul_half(const WeightView& w, SharedInput& in, float* y, ThreadPool& poo
   const bool lanes = kind == Product::Plain && n_tok >= 2 && w.n_in % 16 == 0 && w.n_out % 4 == 0;
   const float* x = in.rounded(w.type, pool);
   const halfdot::Rows m{w.type, w.data, w.row_bytes, w.n_in};
+  if (lanes && w.type == GGMLType::BF16 && n_tok >= halfdot::amx::kMinTokens && halfdot::amx::usable()) {
+    // AMX-BF16, the same order on the tiles: contiguous ranges of 16-row groups.
+    const uint16_t* xl = in.bf16_lanes(pool);
+    const halfdot::amx::GemmFn fn = halfdot::amx::kernel();
+    pool.parallel_for((w.n_out + 15) / 16, [&](int64_t g0, int64_t g1, int) {
+      fn(m, g0 * 16, std::min(w.n_out, g1 * 16), xl, x, w.n_in, static_cast<int>(n_tok), y, w.n_out);
+    });
+    return;
+  }
   // Contiguous row ranges in multiples of 4 (the kernel's row block).
   pool.parallel_for((w.n_out + 3) / 4, [&](int64_t b0, int64_t b1, int) {
     halfdot::gemm(m, lanes, b0 * 4, std::min(w.n_out, b1 * 4), x, w.n_in, static_cast<int>(n_tok), y, w.n_out);
@@ -122,6 +132,7 @@ void SharedInput::reset(const float* x, int64_t n_tok, int64_t n_in) {
   for (Slot& s : acts_) s.ready = false;
   for (Slot& s : aux_) s.ready = false;
   for (Slot& s : rounded_) s.ready = false;
+  for (Slot& s : lanes_) s.ready = false;
 }
 
 // The slot of `list` for `key` (added on first use), its buffer grown to
@@ -161,6 +172,20 @@ const float* SharedInput::rounded(GGMLType w, ThreadPool& pool) {
     s.ready = true;
   }
   return s.floats.data();
+}
+
+const uint16_t* SharedInput::bf16_lanes(ThreadPool& pool) {
+  const float* xr = rounded(GGMLType::BF16, pool);
+  Slot& s = slot(lanes_, GGMLType::BF16, halfdot::amx::lanes_size(n_in_, 1) * sizeof(uint16_t), &Slot::bytes);
+  uint16_t* out = reinterpret_cast<uint16_t*>(s.bytes.data());
+  if (!s.ready) {
+    const int nt = static_cast<int>(n_tok_);
+    pool.parallel_for(n_tok_, [&](int64_t t0, int64_t t1, int) {
+      halfdot::amx::to_lanes(xr, n_in_, n_in_, nt, static_cast<int>(t0), static_cast<int>(t1), out);
+    });
+    s.ready = true;
+  }
+  return out;
 }
 
 void SharedInput::quantize_rows(GGMLType w, Slot& s, int64_t t0, int64_t t1) const {

@@ -56,6 +56,8 @@ class SharedInput {
   const int32_t* aux(GGMLType w, ThreadPool& pool, size_t& aux_stride);
   // For F16 / BF16 weights: the input rounded to w and widened back (n_tok x n_in floats).
   const float* rounded(GGMLType w, ThreadPool& pool);
+  // For the AMX-BF16 kernel: rounded(BF16) in lane order (halfdot::amx::to_lanes).
+  const uint16_t* bf16_lanes(ThreadPool& pool);
 
  private:
   struct Slot {
@@ -74,7 +76,7 @@ class SharedInput {
   void quantize_rows(GGMLType w, Slot& s, int64_t t0, int64_t t1) const;
   const float* x_ = nullptr;
   int64_t n_tok_ = 0, n_in_ = 0;
-  std::vector<Slot> acts_, aux_, rounded_;
+  std::vector<Slot> acts_, aux_, rounded_, lanes_;
 };
 
 // Y[t, o] = sum_i W[o, i] * X[t, i] for t < n_tok (X: n_tok x n_in, Y: n_tok x n_out).

@@ -155,17 +155,19 @@ HParams preset_hparams(const std::string& arch, const std::string& preset) {
 FileType parse_file_type(const std::string& s) {
   if (s == "f32" || s == "F32") return FileType::F32;
   if (s == "f16" || s == "F16") return FileType::F16;
+  if (s == "bf16" || s == "BF16") return FileType::BF16;
   if (s == "q8_0" || s == "Q8_0") return FileType::Q8_0;
   if (s == "q4_0" || s == "Q4_0") return FileType::Q4_0;
   if (s == "q4_k_m" || s == "Q4_K_M") return FileType::Q4_K_M;
   if (s == "q6_k" || s == "Q6_K") return FileType::Q6_K;
-  throw Error("unknown --type '" + s + "' (choose f32, f16, q8_0, q4_0, q4_k_m, q6_k)");
+  throw Error("unknown --type '" + s + "' (choose f32, f16, bf16, q8_0, q4_0, q4_k_m, q6_k)");
 }
 
 std::string file_type_name(FileType t) {
   switch (t) {
     case FileType::F32: return "F32";
     case FileType::F16: return "F16";
+    case FileType::BF16: return "BF16";
     case FileType::Q4_0: return "Q4_0";
     case FileType::Q8_0: return "Q8_0";
     case FileType::Q4_K_M: return "Q4_K_M";

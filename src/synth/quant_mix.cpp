@@ -23,6 +23,7 @@ GGMLType base_type(FileType ft) {
   switch (ft) {
     case FileType::F32: return GGMLType::F32;
     case FileType::F16: return GGMLType::F16;
+    case FileType::BF16: return GGMLType::BF16;
     case FileType::Q4_0: return GGMLType::Q4_0;
     case FileType::Q8_0: return GGMLType::Q8_0;
     case FileType::Q4_K_M: return GGMLType::Q4_K;
@@ -43,7 +44,7 @@ GGMLType tensor_type_for(const HParams& hp, FileType ft, const TensorSpec& spec,
                            !contains(name, "ffn_gate_inp.weight") && name != "position_embd.weight";
   if (!quantizable) return GGMLType::F32;
   GGMLType t = base_type(ft);
-  if (ft == FileType::F32 || ft == FileType::F16) return t;
+  if (ft == FileType::F32 || ft == FileType::F16 || ft == FileType::BF16) return t;
 
   const int64_t nx = spec.ne[0];
   if (name == "output.weight" || (hp.tied_output && name == "token_embd.weight")) {

@@ -90,7 +90,7 @@ Result synthesize(const Options& opt, const Progress& progress) {
   gguf::Writer w;
   hparams_to_gguf(hp, w);
   w.set("general.file_type", gguf::Value::from_u32(static_cast<uint32_t>(opt.type)));
-  if (opt.type != FileType::F32 && opt.type != FileType::F16)
+  if (opt.type != FileType::F32 && opt.type != FileType::F16 && opt.type != FileType::BF16)
     w.set("general.quantization_version", gguf::Value::from_u32(2));
   w.set("general.description",
         gguf::Value::from_string("larql synth: random weights (seed " + std::to_string(opt.seed) +

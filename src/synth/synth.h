@@ -14,7 +14,7 @@
 namespace larql::synth {
 
 // File types as llama.cpp names them (general.file_type values in parentheses).
-enum class FileType { F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 7, Q4_K_M = 15, Q6_K = 18 };
+enum class FileType { F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 7, Q4_K_M = 15, Q6_K = 18, BF16 = 32 };
 
 struct Options {
   std::string arch;           // llama, qwen2, qwen3, gemma2, gemma3, phi3, gpt2, mixtral, qwen3moe, deepseek2, gpt-oss
