@@ -2,8 +2,8 @@
 // Intel): the 256-bit kernels of repack_ymm_inl.h with vpdpbusd emulated as
 // vpmaddubsw (u8 x s8 pairs summed to int16, saturating) + vpmaddwd by 1.
 // Exact only while a pair sum stays within int16: 2 x 63 x 128 < 32767 for the
-// 4/5/6-bit codes of Q4_0, Q5_0, Q4_K, Q5_K, Q6_K; not for Q8_0's 0..255 codes,
-// which handles() leaves out (they stay on the row-major AVX2 kernels).
+// 4/5/6-bit codes of Q4_0, Q5_0, Q4_K, Q5_K, Q6_K; Q8_0's 0..255 codes would
+// saturate, so its kernel multiplies |w| by a * sgn(w) (micro_q8_0).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -15,8 +15,8 @@
 
 namespace larql::repack::avx2 {
 bool handles(GGMLType t) {
-  return t == GGMLType::Q4_0 || t == GGMLType::Q5_0 || t == GGMLType::Q4_K || t == GGMLType::Q5_K ||
-         t == GGMLType::Q6_K;
+  return t == GGMLType::Q8_0 || t == GGMLType::Q4_0 || t == GGMLType::Q5_0 || t == GGMLType::Q4_K ||
+         t == GGMLType::Q5_K || t == GGMLType::Q6_K;
 }
 }  // namespace larql::repack::avx2
 

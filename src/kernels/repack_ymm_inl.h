@@ -90,10 +90,14 @@ inline void store(const Args& g, __m256 (&acc)[U][NT]) {
 }
 
 // Q8_0 (Q4 = false), Q4_0 and Q5_0 (Q4 and FIVE): S starts at the block's
-// correction x[b]; acc = fma(float(S), d_w * d_a, acc).
+// correction x[b]; acc = fma(float(S), d_w * d_a, acc). Q8_0 without a native
+// vpdpbusd takes the signed codes w = u ^ 0x80 instead, S = sum |w| * (a * sgn w)
+// from 0 (no correction): vpmaddubsw pairs stay within 2 * 128 * 127 < 2^15,
+// where u (up to 255) would saturate. The same integer S either way.
 template <int U, int NT, bool Q4, bool FIVE = false>
 void micro_q8_0(const Args& g) {
   const Units<U> un(g);
+  constexpr bool kSignedQ8 = !Q4 && !kNativeDp;
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   __m256 acc[U][NT];
   _Pragma("GCC unroll 16")
@@ -107,7 +111,7 @@ void micro_q8_0(const Args& g) {
     for (int t = 0; t < NT; ++t) {
       qa[t] = g.a + t * g.as + b * sizeof(BlockQ8_0) + 2;
       _Pragma("GCC unroll 16")
-      for (int u = 0; u < U; ++u) s[u][t] = _mm256_set1_epi32(g.x[t * g.xs + b]);
+      for (int u = 0; u < U; ++u) s[u][t] = kSignedQ8 ? _mm256_setzero_si256() : _mm256_set1_epi32(g.x[t * g.xs + b]);
     }
     const size_t cb = g.L.codes(b);
     if constexpr (NT == 1) {
@@ -138,8 +142,15 @@ void micro_q8_0(const Args& g) {
         _Pragma("GCC unroll 16")
         for (int u = 0; u < U; ++u) {
           const __m256i wv = ld(un.c[u] + cb + 64 * q + 32 * un.h[u]);
-          _Pragma("GCC unroll 16")
-          for (int t = 0; t < NT; ++t) s[u][t] = dp(s[u][t], wv, bc(qa[t] + 4 * q));
+          if constexpr (kSignedQ8) {
+            const __m256i w = _mm256_xor_si256(wv, _mm256_set1_epi8(char(0x80)));
+            const __m256i aw = _mm256_sign_epi8(w, w);
+            _Pragma("GCC unroll 16")
+            for (int t = 0; t < NT; ++t) s[u][t] = dp(s[u][t], aw, _mm256_sign_epi8(bc(qa[t] + 4 * q), w));
+          } else {
+            _Pragma("GCC unroll 16")
+            for (int t = 0; t < NT; ++t) s[u][t] = dp(s[u][t], wv, bc(qa[t] + 4 * q));
+          }
         }
     }
     _Pragma("GCC unroll 16")

@@ -1,5 +1,5 @@
-// The 256-bit packed-layout kernels (repack_ymm_inl.h: AVX-VNNI for every
-// packed type, plain AVX2 for all but Q8_0) through repack::gemm, bit for bit
+// The 256-bit packed-layout kernels (repack_ymm_inl.h: AVX-VNNI and plain AVX2
+// for every packed type; Q8_0 on AVX2 by signed codes) through repack::gemm, bit for bit
 // against the sequential-order scalar reference qdot::dot_seq_scalar on the
 // original (unpacked) rows and against gemm_scalar (repack::gemm with
 // Isa::Scalar): real quantized rows, random bit patterns, extreme codes (all
@@ -122,9 +122,9 @@ TEST(RepackYmm, IsaNamesAndOrder) {
   EXPECT_LT(qdot::Isa::AvxVnni, qdot::Isa::Avx512);
   EXPECT_TRUE(repack::avx2::handles(GGMLType::Q4_K));
   EXPECT_TRUE(repack::avx2::handles(GGMLType::Q5_0));
-  EXPECT_FALSE(repack::avx2::handles(GGMLType::Q8_0));  // vpmaddubsw would saturate on codes up to 255
+  EXPECT_TRUE(repack::avx2::handles(GGMLType::Q8_0));  // by |w| x (a * sgn w): no vpmaddubsw saturation
   if (repack::enabled()) {
-    EXPECT_EQ(repack::enabled(GGMLType::Q8_0), !maddubs(qdot::isa()));
+    EXPECT_TRUE(repack::enabled(GGMLType::Q8_0));
     EXPECT_TRUE(repack::enabled(GGMLType::Q6_K));
   } else {
     EXPECT_FALSE(repack::enabled(GGMLType::Q4_K));
@@ -157,8 +157,6 @@ TEST(RepackYmm, Avx2RangesStridesAndTokenBlocks) {
   ranges(qdot::Isa::Avx2);
 }
 
-// Q8_0 has no plain-AVX2 packed kernel: gemm() with that family falls back to
-// the scalar reader, still exact.
 // AVX-512 CPUs without VNNI (Skylake-SP) take the same 256-bit kernels.
 TEST(RepackYmm, Avx512WithoutVnniShapesMatchReference) {
 #if defined(__clang__)
@@ -170,8 +168,11 @@ TEST(RepackYmm, Avx512WithoutVnniShapesMatchReference) {
 #endif
 }
 
-TEST(RepackYmm, Avx2Q8_0FallsBackExactly) {
-  check(qdot::Isa::Avx2, {GGMLType::Q8_0, 64, 32, 3, 0, 2, 0, 0, Fill::Extreme, true, 5});
+// Q8_0 on AVX2 with every code at -128 or 127 and activations at +-127: the
+// largest vpmaddubsw pair sums (2 x 128 x 127) stay exact.
+TEST(RepackYmm, Avx2Q8_0ExtremeCodesStayExact) {
+  if (!have(qdot::Isa::Avx2)) GTEST_SKIP() << "CPU lacks AVX2+FMA";
+  for (int nt : {1, 3, 8, 33}) check(qdot::Isa::Avx2, {GGMLType::Q8_0, 256, 32, nt, 0, 2, 0, 0, Fill::Extreme, true, uint32_t(5 + nt)});
 }
 
 // AvxVnni has no row-major kernels: dot_rows / seq_rows with it must give the
