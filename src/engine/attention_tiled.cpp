@@ -31,9 +31,22 @@ bool available() {
   static const bool ok = [] {
     const CpuFeatures& c = cpu_features();
     const char* e = std::getenv("LARQL_ATTN_TILED");  // "0": off, for A/B timing
-    return c.avx512f && !c.force_scalar && !(e && std::strcmp(e, "0") == 0);
+    return (c.avx512f || (c.avx2 && c.fma)) && !c.force_scalar && !(e && std::strcmp(e, "0") == 0);
   }();
   return ok;
+}
+
+const Kernels& kernels() {
+  static const Kernels k512{avx512::score_block, avx512::row_max, avx512::row_exp,
+                            avx512::row_scale,   avx512::values4, avx512::exp_fast16};
+  static const Kernels k256{avx2::score_block, avx2::row_max, avx2::row_exp,
+                            avx2::row_scale,   avx2::values4, avx2::exp_fast16};
+  // LARQL_ATTN_ISA=avx2 on an AVX-512 CPU: the AVX2 set (A/B runs and tests).
+  static const bool wide = [] {
+    const char* e = std::getenv("LARQL_ATTN_ISA");
+    return cpu_features().avx512f && !(e && std::strcmp(e, "avx2") == 0);
+  }();
+  return wide ? k512 : k256;
 }
 }  // namespace attn_tile
 
@@ -48,7 +61,7 @@ struct Shape {
 // vt: the transposed values, or for decode (n == 1) the cache's own v.
 void run_unit(const AttentionParams& P, const Shape& S, const float* k32, const float* vt, const float* q,
               bool finite, int64_t kvh, int64_t t0, int64_t t1, float* rows, float* out) {
-  namespace K = attn_tile::avx512;
+  const attn_tile::Kernels& K = attn_tile::kernels();
   const int64_t nj = (t1 - t0) * S.group;
   auto first_of = [&](int64_t t) { return P.window > 0 ? std::max<int64_t>(0, S.pos0 + t - P.window + 1) : 0; };
   auto job_t = [&](int64_t i) { return t0 + i / S.group; };
@@ -64,16 +77,16 @@ void run_unit(const AttentionParams& P, const Shape& S, const float* k32, const 
     for (int64_t i = 0; i < nj; ++i) {
       const int64_t t = job_t(i);
       if (j0 + 16 <= first_of(t) || j0 > S.pos0 + t) continue;
-      K::score_block(kb + j0 * ks, ks, rows16, q + (t * S.H + job_h(i)) * S.dk, S.dk, row(i) + j0);
+      K.score_block(kb + j0 * ks, ks, rows16, q + (t * S.H + job_h(i)) * S.dk, S.dk, row(i) + j0);
     }
   }
   // Softmax per row.
   for (int64_t i = 0; i < nj; ++i) {
     const int64_t t = job_t(i), h = job_h(i), first = first_of(t), last = S.pos0 + t + 1;
-    float mx = K::row_max(row(i), first, last, P.softcap, P.scale);
+    float mx = K.row_max(row(i), first, last, P.softcap, P.scale);
     mx = sink_max(P, h, mx);
-    const double sum = K::row_exp(row(i), first, last, S.n_kv, mx) + sink_term(P, h, mx);
-    K::row_scale(row(i), S.n_kv, static_cast<float>(1.0 / sum));
+    const double sum = K.row_exp(row(i), first, last, S.n_kv, mx) + sink_term(P, h, mx);
+    K.row_scale(row(i), S.n_kv, static_cast<float>(1.0 / sum));
   }
   if (S.n == 1) {  // decode: llama.cpp's 4x16 value order, straight from the cache
     thread_local std::vector<float> scratch;
@@ -100,7 +113,7 @@ void run_unit(const AttentionParams& P, const Shape& S, const float* k32, const 
       je = std::max(je, (S.pos0 + t + 16) & ~int64_t{15});
     }
     if (!finite) jb = 0, je = S.n_kv;
-    K::values4(vth, S.n_kv, S.dv, pr, np, jb, je, po);
+    K.values4(vth, S.n_kv, S.dv, pr, np, jb, je, po);
     if (jb == 0 && je == S.n_kv) continue;
     for (int i = 0; i < np; ++i)  // a skipped +0 term may have changed a zero's sign
       for (int64_t d = 0; d < S.dv; ++d)
