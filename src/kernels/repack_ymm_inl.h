@@ -372,14 +372,21 @@ void run_cfg(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux,
 // 512 tokens; bench/gemv_bench.cpp BM_gemv_family): with 16 ymm registers,
 // native vpdpbusd does best with 4 halves x 2 tokens on Q8_0 / Q4_0 / Q4_K
 // (~5-10 % over 2 x 3), but Q5_K's fifth-bit and Q6_K's high-bit unpacking
-// must be shared by more tokens (1 half x 8 and x 4: +40 % and +15 %); the
-// emulated dot (more temporaries) takes 1 x 4 throughout. One token: 2 halves
-// (one group, two chains each), on a par with the AVX-512 gemv from DRAM.
+// must be shared by more tokens (1 half x 8 and x 4: +40 % and +15 %). The
+// emulated dot (more temporaries), measured on Zen 3 (AVX2 only, 1 thread,
+// GOPS): Q5_K 1 x 8 (104 vs 92 at 1 x 4), Q8_0 and Q6_K 1 x 6 (104 vs 98, 123
+// vs 115), the rest 1 x 4 (2 x 2, 2 x 3 and 1 x 3 no better). One token: 2
+// halves (one group, two chains each), on a par with the AVX-512 gemv from DRAM.
 void run(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
          int64_t g1, float* y, int64_t ldy) {
   if (nt == 1) return run_cfg<2, 1>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
   if constexpr (!kNativeDp) {
-    return run_cfg<1, 4>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+    switch (p.type) {
+      case GGMLType::Q5_K: return run_cfg<1, 8>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+      case GGMLType::Q8_0:
+      case GGMLType::Q6_K: return run_cfg<1, 6>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+      default: return run_cfg<1, 4>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+    }
   } else {
     switch (p.type) {
       case GGMLType::Q5_K: return run_cfg<1, 8>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
