@@ -26,6 +26,16 @@ inline float act_f32(const uint8_t* p) { float f; std::memcpy(&f, p, 4); return 
 inline float act_half(const uint8_t* p) { uint16_t h; std::memcpy(&h, p, 2); return _cvtsh_ss(h); }
 inline void pf(const uint8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 
+// The emulated families' cheaper sums: two vpmaddubsw results added as int16
+// (u0 . a0 + u1 . a1 per 16-bit lane) and widened once by vpmaddwd. Exact while
+// every int16 partial stays below 2^15: for codes up to c, one vpmaddubsw lane
+// is at most 2 * c * 127, so a partial may hold 8 of them for 4-bit codes
+// (30480), 4 for 5-bit (31496) and 2 for 6-bit (32004). Q8_0 gets none.
+inline __m256i pair16(__m256i u0, __m256i a0, __m256i u1, __m256i a1) {
+  return _mm256_add_epi16(_mm256_maddubs_epi16(u0, a0), _mm256_maddubs_epi16(u1, a1));
+}
+inline __m256i widen16(__m256i acc, __m256i p) { return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1))); }
+
 // Q5_K / Q5_0: bit 4 of a half's 32 codes, a 32-bit mask (bit i = byte i), added as 16.
 inline __m256i fifth(__m256i v, const uint8_t* mask) {
   int32_t m;
@@ -98,6 +108,7 @@ template <int U, int NT, bool Q4, bool FIVE = false>
 void micro_q8_0(const Args& g) {
   const Units<U> un(g);
   constexpr bool kSignedQ8 = !Q4 && !kNativeDp;
+  constexpr int kF = FIVE ? 2 : 4;  // v's per int16 partial (pair16)
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   __m256 acc[U][NT];
   _Pragma("GCC unroll 16")
@@ -121,6 +132,7 @@ void micro_q8_0(const Args& g) {
             for (int l = 0; l < (Q4 ? (FIVE ? 5 : 4) : 8); ++l) pf(un.c[u] + cb + 64 * l + g.pd);
     }
     if constexpr (Q4) {
+      __m256i p16[U][NT];
       _Pragma("GCC unroll 16")
       for (int v = 0; v < 4; ++v) {
         _Pragma("GCC unroll 16")
@@ -133,7 +145,16 @@ void micro_q8_0(const Args& g) {
             hi = fifth(hi, c + 256 + 16 * v + 8 + 4 * un.h[u]);
           }
           _Pragma("GCC unroll 16")
-          for (int t = 0; t < NT; ++t) s[u][t] = dp(dp(s[u][t], lo, bc(qa[t] + 4 * v)), hi, bc(qa[t] + 4 * v + 16));
+          for (int t = 0; t < NT; ++t) {
+            const __m256i al = bc(qa[t] + 4 * v), ah = bc(qa[t] + 4 * v + 16);
+            if constexpr (kNativeDp) {
+              s[u][t] = dp(dp(s[u][t], lo, al), hi, ah);
+            } else {  // int16 partials of 2 kF vpmaddubsw results (kF v's)
+              const __m256i q = pair16(lo, al, hi, ah);
+              p16[u][t] = v % kF == 0 ? q : _mm256_add_epi16(p16[u][t], q);
+              if (v % kF == kF - 1) s[u][t] = widen16(s[u][t], p16[u][t]);
+            }
+          }
         }
       }
     } else {
@@ -194,8 +215,9 @@ void micro_q4_k(const Args& g) {
               for (int l = 0; l < 4; ++l) pf(un.c[u] + cb + 256 * j + 64 * l + g.pd);
       }
       // NT == 1: two chains per unit (v even / odd) hide the vpdpbusd latency.
-      constexpr int kC = NT == 1 ? 2 : 1;
-      __m256i sj[U][NT][kC];
+      constexpr int kC = NT == 1 && kNativeDp ? 2 : 1;
+      constexpr int kF = FIVE ? 2 : 4;  // v's per int16 partial (pair16)
+      __m256i sj[U][NT][kC], p16[U][NT];
       _Pragma("GCC unroll 16")
       for (int u = 0; u < U; ++u)
         _Pragma("GCC unroll 16")
@@ -216,8 +238,15 @@ void micro_q4_k(const Args& g) {
           }
           _Pragma("GCC unroll 16")
           for (int t = 0; t < NT; ++t) {
-            __m256i& s = sj[u][t][v % kC];
-            s = dp(dp(s, lo, bc(qa[t] + 32 * j + 4 * v)), hi, bc(qa[t] + 32 * j + 4 * v + 16));
+            const __m256i al = bc(qa[t] + 32 * j + 4 * v), ah = bc(qa[t] + 32 * j + 4 * v + 16);
+            if constexpr (kNativeDp) {
+              __m256i& s = sj[u][t][v % kC];
+              s = dp(dp(s, lo, al), hi, ah);
+            } else {  // int16 partials of 2 kF vpmaddubsw results (kF v's)
+              const __m256i q = pair16(lo, al, hi, ah);
+              p16[u][t] = v % kF == 0 ? q : _mm256_add_epi16(p16[u][t], q);
+              if (v % kF == kF - 1) sj[u][t][0] = widen16(sj[u][t][0], p16[u][t]);
+            }
           }
         }
       _Pragma("GCC unroll 16")
@@ -303,9 +332,16 @@ void micro_q6_k(const Args& g) {
         _Pragma("GCC unroll 16")
         for (int t = 0; t < NT; ++t) {
           const uint8_t* p = qa[t] + 16 * s;
-          const __m256i t0 = dp(dp(_mm256_set1_epi32(g.x[t * g.xs + b * 16 + s]), lo0, bc(p)), hi0, bc(p + 8));
-          const __m256i t1 = dp(dp(_mm256_setzero_si256(), lo1, bc(p + 4)), hi1, bc(p + 12));
-          isum[u][t] = _mm256_add_epi32(isum[u][t], _mm256_mullo_epi32(_mm256_add_epi32(t0, t1), sc));
+          const __m256i init = _mm256_set1_epi32(g.x[t * g.xs + b * 16 + s]);
+          __m256i sum;
+          if constexpr (kNativeDp) {
+            const __m256i t0 = dp(dp(init, lo0, bc(p)), hi0, bc(p + 8));
+            const __m256i t1 = dp(dp(_mm256_setzero_si256(), lo1, bc(p + 4)), hi1, bc(p + 12));
+            sum = _mm256_add_epi32(t0, t1);
+          } else {  // 6-bit codes: one int16 partial per pair of vpmaddubsw results
+            sum = widen16(widen16(init, pair16(lo0, bc(p), hi0, bc(p + 8))), pair16(lo1, bc(p + 4), hi1, bc(p + 12)));
+          }
+          isum[u][t] = _mm256_add_epi32(isum[u][t], _mm256_mullo_epi32(sum, sc));
         }
       }
     }
