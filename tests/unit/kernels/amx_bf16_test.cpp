@@ -23,6 +23,7 @@
 #include "kernels/matmul.h"
 #include "util/half.h"
 #include "util/thread_pool.h"
+#include "self_check_expect.h"
 
 using namespace larql;
 using amx::TileConfig;
@@ -227,14 +228,8 @@ TEST(HalfAmx, ModelSubRangesStridesAndLongPrompts) {
 
 TEST(HalfAmx, SelfCheckAcceptsTheModelAndRejectsAFaultyBackend) {
   REQUIRE_MODEL();
-  ::testing::internal::CaptureStderr();
-  EXPECT_TRUE(halfdot::amx::self_check(halfdot::amx::gemm_model, "model"));
-  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
-  ::testing::internal::CaptureStderr();
-  EXPECT_FALSE(halfdot::amx::self_check(halfdot::amx::gemm_model_faulty, "faulty model"));
-  const std::string err = ::testing::internal::GetCapturedStderr();
-  EXPECT_NE(err.find("AMX-BF16 self-check failed (faulty model"), std::string::npos) << err;
-  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  test::expect_self_check<halfdot::amx::GemmFn>(halfdot::amx::self_check, halfdot::amx::gemm_model, halfdot::amx::gemm_model_faulty,
+                                          "AMX-BF16 self-check failed (faulty model");
 }
 
 // matmul() on BF16 weights: plain products of >= 16 tokens take the AMX kernel

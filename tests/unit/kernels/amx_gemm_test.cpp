@@ -21,6 +21,7 @@
 #include "repack_test_data.h"
 #include "tensor/quants.h"
 #include "util/cpu.h"
+#include "self_check_expect.h"
 
 using namespace larql;
 
@@ -133,14 +134,8 @@ TEST(RepackAmx, FewerThanOneTileGoesToTheVnniKernel) {
 
 TEST(RepackAmx, SelfCheckAcceptsTheModelAndRejectsAFaultyBackend) {
   REQUIRE_MODEL();
-  ::testing::internal::CaptureStderr();
-  EXPECT_TRUE(repack::amx::self_check(repack::amx::gemm_model, "model"));
-  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
-  ::testing::internal::CaptureStderr();
-  EXPECT_FALSE(repack::amx::self_check(repack::amx::gemm_model_faulty, "faulty model"));
-  const std::string err = ::testing::internal::GetCapturedStderr();
-  EXPECT_NE(err.find("AMX self-check failed (faulty model, Q8_0"), std::string::npos) << err;
-  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  test::expect_self_check<repack::amx::GemmFn>(repack::amx::self_check, repack::amx::gemm_model, repack::amx::gemm_model_faulty,
+                                          "AMX self-check failed (faulty model, Q8_0");
 }
 
 // The faulty backend really is caught by the byte comparison the tests use.
