@@ -3,12 +3,14 @@
 // vpmaddubsw (u8 x s8 pairs summed to int16, saturating) + vpmaddwd by 1.
 // Exact only while a pair sum stays within int16: 2 x 63 x 128 < 32767 for the
 // 4/5/6-bit codes of Q4_0, Q5_0, Q4_K, Q5_K, Q6_K; Q8_0's 0..255 codes would
-// saturate, so its kernel multiplies |w| by a * sgn(w) (micro_q8_0).
+// saturate, so its one-token kernel multiplies |w| by a * sgn(w) (micro_q8_0)
+// and its prefill widens both sides to int16 for vpmaddwd (gemm_q8_0_w16).
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "kernels/repack.h"
 #include "tensor/quants_impl.h"
@@ -45,8 +47,119 @@ inline __m256i dp(__m256i acc, __m256i u, __m256i a) {
 
 #include "kernels/repack_ymm_inl.h"
 
+// Q8_0 prefill by vpmaddwd on int16 instead of the sign trick. With signed
+// 8-bit weights and activations, vpmaddubsw needs |w| and a * sgn w (one
+// vpsignb per token and vector) and a vpmaddwd to widen: three ops per 32
+// products on the two ports Zen 2/3 run integer multiplies on. Widened to int16
+// once (activations per call, weights per vector shared by NT tokens), two
+// vpmaddwd do the same 32 products: 1.5 -> 1 port-cycle. A weight dword holds
+// codes k0..k3 of one row; as int16 its even bytes give (k0, k2) and its odd
+// bytes (k1, k3), so the activations are stored per 4-group as (a0, a2, a1, a3)
+// and broadcast a pair at a time. Exact integer block sums, then the reference's
+// fma(float(S), d_w * d_a, acc): the same bits as the other families.
+namespace {
+
+constexpr int kW16Tokens = 64;  // activations widened per pass over the row range (4.3 KiB each per 1024 inputs)
+
+constexpr int kNT = 8;  // tokens per pass; their widened activations are interleaved per block
+static_assert(kW16Tokens % kNT == 0, "a widened pass holds whole token groups");
+
+// n tokens' Q8_0 blocks -> int16 codes (32 per block, 4-groups as a0 a2 a1 a3)
+// and float scales, interleaved so a pass's kNT tokens sit together per block
+// (fixed offsets from one pointer): token t = kNT g + j, block b at
+// q + ((g nb + b) kNT + j) 32 and d + (g nb + b) kNT + j.
+void widen_act(const uint8_t* act, size_t as, int n, int64_t nb, int16_t* q, float* d) {
+  for (int t = 0; t < n; ++t) {
+    const auto* blk = reinterpret_cast<const BlockQ8_0*>(act + as * static_cast<size_t>(t));
+    const int64_t base = (t / kNT) * nb * kNT + t % kNT;
+    for (int64_t b = 0; b < nb; ++b) {
+      int16_t* o = q + (base + b * kNT) * 32;
+      for (int half = 0; half < 2; ++half) {
+        const __m256i v = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[b].qs + 16 * half)));
+        const __m256i perm = _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(v, 0xD8), 0xD8);  // words 0 2 1 3
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 16 * half), perm);
+      }
+      d[base + b * kNT] = act_half(blk[b].d);
+    }
+  }
+}
+
+inline __m256i pair_bc(const int16_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+// Half h of the row group at grp x NT tokens; y as Args::y. The float sums live
+// in y (one load/fma/store per block and token) so that NT int32 sums and the
+// widened weights stay in the 16 ymm registers.
+template <int NT>
+void q8_0_w16(const uint8_t* grp, int h, const BlockLayout& L, int64_t nb, const int16_t* q, const float* d, float* y,
+              int64_t ldy) {
+  const __m256i flip = _mm256_set1_epi8(char(0x80));
+  alignas(32) float acc[NT][8] = {};
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* c = grp + L.codes(b) + 32 * h;
+    const int16_t* qb = q + b * kNT * 32;
+    __m256i s[NT];
+    _Pragma("GCC unroll 8")
+    for (int v = 0; v < 8; ++v) {
+      const __m256i w = _mm256_xor_si256(ld(c + 64 * v), flip);  // signed codes
+      const __m256i even = _mm256_srai_epi16(_mm256_slli_epi16(w, 8), 8), odd = _mm256_srai_epi16(w, 8);
+      _Pragma("GCC unroll 16")
+      for (int t = 0; t < NT; ++t) {
+        const int16_t* a = qb + t * 32 + 4 * v;
+        const __m256i p = _mm256_add_epi32(_mm256_madd_epi16(even, pair_bc(a)), _mm256_madd_epi16(odd, pair_bc(a + 2)));
+        s[t] = v == 0 ? p : _mm256_add_epi32(s[t], p);
+        __asm__("" : "+x"(s[t]));  // one chain per token: reassociated, a block's products spill
+      }
+    }
+    const __m256 dw = halves8(grp + L.meta(b) + 16 * h);
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) {
+      const __m256 da = _mm256_mul_ps(dw, _mm256_set1_ps(d[b * kNT + t]));
+      _mm256_store_ps(acc[t], _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[t]), da, _mm256_load_ps(acc[t])));
+    }
+  }
+  _Pragma("GCC unroll 16")
+  for (int t = 0; t < NT; ++t) _mm256_storeu_ps(y + t * ldy, _mm256_load_ps(acc[t]));
+}
+
+template <int NT>
+void q8_0_w16_tokens(const uint8_t* grp, int h, const BlockLayout& L, int64_t nb, const int16_t* q, const float* d,
+                     float* y, int64_t ldy, int n) {  // n <= NT
+  if constexpr (NT > 1)
+    if (n < NT) return q8_0_w16_tokens<NT - 1>(grp, h, L, nb, q, d, y, ldy, n);
+  q8_0_w16<NT>(grp, h, L, nb, q, d, y, ldy);
+}
+
+void gemm_q8_0_w16(const Packed& p, const uint8_t* act, size_t as, int nt, int64_t g0, int64_t g1, float* y,
+                   int64_t ldy) {
+  const int64_t nb = p.n_in / 32;
+  thread_local std::vector<int16_t> q;  // grows to the largest product once, then no allocation per call
+  thread_local std::vector<float> d;
+  const size_t need = static_cast<size_t>(kW16Tokens * nb);
+  if (q.size() < need * 32) q.resize(need * 32);
+  if (d.size() < need) d.resize(need);
+  for (int tb = 0; tb < nt; tb += kW16Tokens) {
+    const int te = std::min(nt, tb + kW16Tokens);
+    widen_act(act + as * static_cast<size_t>(tb), as, te - tb, nb, q.data(), d.data());
+    for (int64_t hu = 2 * g0; hu < 2 * g1; ++hu) {
+      const uint8_t* grp = p.data + static_cast<size_t>(hu / 2) * p.group_bytes;
+      for (int t = tb; t < te; t += kNT) {
+        const int n = std::min(kNT, te - t);
+        q8_0_w16_tokens<kNT>(grp, static_cast<int>(hu % 2), p.blk, nb, q.data() + static_cast<size_t>(t - tb) * nb * 32,
+                             d.data() + static_cast<size_t>(t - tb) * nb, y + t * ldy + hu * 8, ldy, n);
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void gemm(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
           int64_t g1, float* y, int64_t ldy) {
+  if (p.type == GGMLType::Q8_0 && nt > 1) return gemm_q8_0_w16(p, act, as, nt, g0, g1, y, ldy);
   run(p, act, as, aux, xs, nt, g0, g1, y, ldy);
 }
 

@@ -1,10 +1,12 @@
 // The 256-bit packed-layout kernels (repack_ymm_inl.h: AVX-VNNI and plain AVX2
-// for every packed type; Q8_0 on AVX2 by signed codes) through repack::gemm, bit for bit
+// for every packed type; Q8_0 on AVX2 by signed codes for one token, by int16
+// vpmaddwd over widened activations for several) through repack::gemm, bit for bit
 // against the sequential-order scalar reference qdot::dot_seq_scalar on the
 // original (unpacked) rows and against gemm_scalar (repack::gemm with
 // Isa::Scalar): real quantized rows, random bit patterns, extreme codes (all
 // nibbles / fifth bits / Q6_K high bits set, Q8_0 -128 / 127) with saturating
-// activations, 1..9 and 512 tokens, row-group sub-ranges, padded strides.
+// activations, 1..9, 131 and 512 tokens (AVX2 Q8_0 widens 64 at a time and runs
+// 8 per pass: whole and partial passes), row-group sub-ranges, padded strides.
 // Outputs outside the requested rows must stay untouched.
 #include <gtest/gtest.h>
 
@@ -169,7 +171,8 @@ TEST(RepackYmm, Avx512WithoutVnniShapesMatchReference) {
 }
 
 // Q8_0 on AVX2 with every code at -128 or 127 and activations at +-127: the
-// largest vpmaddubsw pair sums (2 x 128 x 127) stay exact.
+// largest vpmaddubsw pair sums (2 x 128 x 127, one token) and vpmaddwd pair sums
+// (several) stay exact.
 TEST(RepackYmm, Avx2Q8_0ExtremeCodesStayExact) {
   if (!have(qdot::Isa::Avx2)) GTEST_SKIP() << "CPU lacks AVX2+FMA";
   for (int nt : {1, 3, 8, 33}) check(qdot::Isa::Avx2, {GGMLType::Q8_0, 256, 32, nt, 0, 2, 0, 0, Fill::Extreme, true, uint32_t(5 + nt)});
