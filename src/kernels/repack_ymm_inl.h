@@ -35,6 +35,11 @@ inline __m256i pair16(__m256i u0, __m256i a0, __m256i u1, __m256i a1) {
   return _mm256_add_epi16(_mm256_maddubs_epi16(u0, a0), _mm256_maddubs_epi16(u1, a1));
 }
 inline __m256i widen16(__m256i acc, __m256i p) { return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1))); }
+// Pins a running sum to a register at this point. Integer adds reassociate, and
+// GCC turns a token's chain of partial sums into a tree whose leaves (every
+// vpmaddubsw result of a sub-block, for all tokens) no longer fit the 16 ymm
+// registers and go through the stack.
+inline void keep(__m256i& v) { __asm__("" : "+x"(v)); }
 
 // Q5_K / Q5_0: bit 4 of a half's 32 codes, a 32-bit mask (bit i = byte i), added as 16.
 inline __m256i fifth(__m256i v, const uint8_t* mask) {
@@ -152,6 +157,7 @@ void micro_q8_0(const Args& g) {
             } else {  // int16 partials of 2 kF vpmaddubsw results (kF v's)
               const __m256i q = pair16(lo, al, hi, ah);
               p16[u][t] = v % kF == 0 ? q : _mm256_add_epi16(p16[u][t], q);
+              if constexpr (!FIVE) keep(p16[u][t]);  // Q5: 130 vs 112 GOPS unpinned (its fifth-bit temporaries)
               if (v % kF == kF - 1) s[u][t] = widen16(s[u][t], p16[u][t]);
             }
           }
@@ -245,6 +251,7 @@ void micro_q4_k(const Args& g) {
             } else {  // int16 partials of 2 kF vpmaddubsw results (kF v's)
               const __m256i q = pair16(lo, al, hi, ah);
               p16[u][t] = v % kF == 0 ? q : _mm256_add_epi16(p16[u][t], q);
+              if constexpr (!FIVE) keep(p16[u][t]);  // Q5: 130 vs 112 GOPS unpinned (its fifth-bit temporaries)
               if (v % kF == kF - 1) sj[u][t][0] = widen16(sj[u][t][0], p16[u][t]);
             }
           }
@@ -410,18 +417,18 @@ void run_cfg(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux,
 // (~5-10 % over 2 x 3), but Q5_K's fifth-bit and Q6_K's high-bit unpacking
 // must be shared by more tokens (1 half x 8 and x 4: +40 % and +15 %). The
 // emulated dot (more temporaries), measured on Zen 3 (AVX2 only, 1 thread,
-// GOPS): Q5_K 1 x 8 (104 vs 92 at 1 x 4), Q8_0 and Q6_K 1 x 6 (104 vs 98, 123
-// vs 115), the rest 1 x 4 (2 x 2, 2 x 3 and 1 x 3 no better). One token: 2
-// halves (one group, two chains each), on a par with the AVX-512 gemv from DRAM.
+// GOPS): Q5_K 1 x 8 (104 vs 92 at 1 x 4), Q6_K 1 x 6 (123 vs 115), Q4_0 and
+// Q4_K 1 x 6 once their int16 partials are pinned (keep(): Q4_K 177 vs 153 at
+// 1 x 4, 150 at 1 x 8, 147 at 2 x 2); Q8_0 prefill has its own int16 kernel
+// (repack_avx2.cpp). One token: 2 halves (one group, two chains each), on a par
+// with the AVX-512 gemv from DRAM.
 void run(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
          int64_t g1, float* y, int64_t ldy) {
   if (nt == 1) return run_cfg<2, 1>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
   if constexpr (!kNativeDp) {
     switch (p.type) {
       case GGMLType::Q5_K: return run_cfg<1, 8>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
-      case GGMLType::Q8_0:
-      case GGMLType::Q6_K: return run_cfg<1, 6>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
-      default: return run_cfg<1, 4>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+      default: return run_cfg<1, 6>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
     }
   } else {
     switch (p.type) {
