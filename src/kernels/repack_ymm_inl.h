@@ -157,7 +157,7 @@ void micro_q8_0(const Args& g) {
             } else {  // int16 partials of 2 kF vpmaddubsw results (kF v's)
               const __m256i q = pair16(lo, al, hi, ah);
               p16[u][t] = v % kF == 0 ? q : _mm256_add_epi16(p16[u][t], q);
-              if constexpr (!FIVE) keep(p16[u][t]);  // Q5: 130 vs 112 GOPS unpinned (its fifth-bit temporaries)
+              if constexpr (!FIVE && NT > 1) keep(p16[u][t]);  // not Q5 (130 vs 112 GOPS unpinned) nor one token (-10 %)
               if (v % kF == kF - 1) s[u][t] = widen16(s[u][t], p16[u][t]);
             }
           }
@@ -251,7 +251,7 @@ void micro_q4_k(const Args& g) {
             } else {  // int16 partials of 2 kF vpmaddubsw results (kF v's)
               const __m256i q = pair16(lo, al, hi, ah);
               p16[u][t] = v % kF == 0 ? q : _mm256_add_epi16(p16[u][t], q);
-              if constexpr (!FIVE) keep(p16[u][t]);  // Q5: 130 vs 112 GOPS unpinned (its fifth-bit temporaries)
+              if constexpr (!FIVE && NT > 1) keep(p16[u][t]);  // not Q5 (130 vs 112 GOPS unpinned) nor one token (-10 %)
               if (v % kF == kF - 1) sj[u][t][0] = widen16(sj[u][t][0], p16[u][t]);
             }
           }
