@@ -230,6 +230,18 @@ void micro_q4_k(const Args& g) {
         for (int t = 0; t < NT; ++t)
           _Pragma("GCC unroll 16")
           for (int k = 0; k < kC; ++k) sj[u][t][k] = _mm256_setzero_si256();
+      // Emulated, several tokens: each int16 partial goes straight into isum by
+      // one vpmaddwd with the sub-block scale in both halves of the lane
+      // (sc | sc << 16), instead of widening by 1 and a vpmulld per sub-block and
+      // token (Q4_K GEMM 177 -> 183 GOPS; one token is 2 % slower so).
+      constexpr bool kScaleMadd = !kNativeDp && NT > 1;
+      __m256i sc16[U];
+      if constexpr (kScaleMadd)
+        _Pragma("GCC unroll 16")
+        for (int u = 0; u < U; ++u) {
+          const __m256i sc = u8x8(un.m[u] + mb + 64 + 16 * j + 8 * un.h[u]);
+          sc16[u] = _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
+        }
       _Pragma("GCC unroll 16")
       for (int v = 0; v < 4; ++v)
         _Pragma("GCC unroll 16")
@@ -252,10 +264,14 @@ void micro_q4_k(const Args& g) {
               const __m256i q = pair16(lo, al, hi, ah);
               p16[u][t] = v % kF == 0 ? q : _mm256_add_epi16(p16[u][t], q);
               if constexpr (!FIVE && NT > 1) keep(p16[u][t]);  // not Q5 (130 vs 112 GOPS unpinned) nor one token (-10 %)
-              if (v % kF == kF - 1) sj[u][t][0] = widen16(sj[u][t][0], p16[u][t]);
+              if (v % kF == kF - 1) {
+                if constexpr (kScaleMadd) isum[u][t] = _mm256_add_epi32(isum[u][t], _mm256_madd_epi16(p16[u][t], sc16[u]));
+                else sj[u][t][0] = widen16(sj[u][t][0], p16[u][t]);
+              }
             }
           }
         }
+      if constexpr (!kScaleMadd)
       _Pragma("GCC unroll 16")
       for (int u = 0; u < U; ++u) {
         const __m256i sc = u8x8(un.m[u] + mb + 64 + 16 * j + 8 * un.h[u]);
@@ -299,8 +315,14 @@ void micro_q4_k(const Args& g) {
 
 // Q6_K: S_s starts at -32 * bsum_s (codes stored without their -32),
 // isum = sum_s sc_s * S_s (exact), acc = fma(float(isum), d_a * d, acc).
+// Emulated with several tokens (kScaleMadd), the same integer another way: each
+// int16 partial times sc_s by one vpmaddwd with (sc_s, sc_s) in the lane, and
+// the -32 * sum_s sc_s * bsum_s term once per block by 8 vpmaddwd of the lane's
+// (sc_2i, sc_2i+1) with the token's (bsum_2i, bsum_2i+1), instead of a
+// vpmulld per sub-block and token.
 template <int U, int NT>
 void micro_q6_k(const Args& g) {
+  constexpr bool kScaleMadd = !kNativeDp && NT > 1;
   const Units<U> un(g);
   const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
   __m256 acc[U][NT];
@@ -336,6 +358,17 @@ void micro_q6_k(const Args& g) {
         const __m256i lo1 = _mm256_or_si256(_mm256_and_si256(r1, m4), _mm256_and_si256(h, m30));
         const __m256i hi1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(r1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(h, 2), m30));
         const __m256i sc = i8x8(un.m[u] + mb + 32 + 16 * s + 8 * un.h[u]);
+        if constexpr (kScaleMadd) {
+          const __m256i sc16 = _mm256_or_si256(_mm256_and_si256(sc, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(sc, 16));
+          _Pragma("GCC unroll 16")
+          for (int t = 0; t < NT; ++t) {
+            const uint8_t* p = qa[t] + 16 * s;
+            const __m256i s0 = _mm256_madd_epi16(pair16(lo0, bc(p), hi0, bc(p + 8)), sc16);
+            const __m256i s1 = _mm256_madd_epi16(pair16(lo1, bc(p + 4), hi1, bc(p + 12)), sc16);
+            isum[u][t] = _mm256_add_epi32(isum[u][t], _mm256_add_epi32(s0, s1));
+          }
+          continue;
+        }
         _Pragma("GCC unroll 16")
         for (int t = 0; t < NT; ++t) {
           const uint8_t* p = qa[t] + 16 * s;
@@ -354,6 +387,21 @@ void micro_q6_k(const Args& g) {
     }
     _Pragma("GCC unroll 16")
     for (int u = 0; u < U; ++u) {
+      if constexpr (kScaleMadd) {  // isum -= 32 * sum_s sc_s * bsum_s
+        const uint8_t* sc = un.m[u] + mb + 32 + 8 * un.h[u];
+        __m256i scp[8];  // lane: sc_2i (low 16 bits) | sc_2i+1 (high) of its row
+        _Pragma("GCC unroll 8")
+        for (int i = 0; i < 8; ++i)
+          scp[i] = _mm256_or_si256(_mm256_and_si256(i8x8(sc + 32 * i), _mm256_set1_epi32(0xFFFF)),
+                                   _mm256_slli_epi32(i8x8(sc + 32 * i + 16), 16));
+        _Pragma("GCC unroll 16")
+        for (int t = 0; t < NT; ++t) {
+          __m256i corr = _mm256_setzero_si256();
+          _Pragma("GCC unroll 8")
+          for (int i = 0; i < 8; ++i) corr = _mm256_add_epi32(corr, _mm256_madd_epi16(scp[i], bc(qa[t] + 256 + 4 * i)));
+          isum[u][t] = _mm256_sub_epi32(isum[u][t], _mm256_slli_epi32(corr, 5));
+        }
+      }
       const __m256 d = halves8(un.m[u] + mb + 16 * un.h[u]);
       _Pragma("GCC unroll 16")
       for (int t = 0; t < NT; ++t)
@@ -417,7 +465,8 @@ void run_cfg(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux,
 // (~5-10 % over 2 x 3), but Q5_K's fifth-bit and Q6_K's high-bit unpacking
 // must be shared by more tokens (1 half x 8 and x 4: +40 % and +15 %). The
 // emulated dot (more temporaries), measured on Zen 3 (AVX2 only, 1 thread,
-// GOPS): Q5_K 1 x 8 (104 vs 92 at 1 x 4), Q6_K 1 x 6 (123 vs 115), Q4_0 and
+// GOPS): Q5_K 1 x 8 (104 vs 92 at 1 x 4), Q6_K 1 x 8 once its scales go through
+// vpmaddwd (148 vs 139 at 1 x 6, 119 at 1 x 4, 110 at 2 x 3), Q4_0 and
 // Q4_K 1 x 6 once their int16 partials are pinned (keep(): Q4_K 177 vs 153 at
 // 1 x 4, 150 at 1 x 8, 147 at 2 x 2); Q8_0 prefill has its own int16 kernel
 // (repack_avx2.cpp). One token: 2 halves (one group, two chains each), on a par
@@ -427,7 +476,8 @@ void run(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, siz
   if (nt == 1) return run_cfg<2, 1>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
   if constexpr (!kNativeDp) {
     switch (p.type) {
-      case GGMLType::Q5_K: return run_cfg<1, 8>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+      case GGMLType::Q5_K:
+      case GGMLType::Q6_K: return run_cfg<1, 8>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
       default: return run_cfg<1, 6>(p, act, as, aux, xs, nt, g0, g1, y, ldy);
     }
   } else {
