@@ -2,8 +2,8 @@
 // thread, llama FFN shapes. "GB/s" counts source (GGUF) bytes. pack() includes
 // its allocation and MADV_POPULATE_WRITE, as a model load pays them.
 //   build-x/bin/bench_kernels --benchmark_filter=Pack
-// LARQL_QDOT_ISA=avx2 runs the portable (pre-SIMD) packer instead, for A/B in
-// one binary. The small shapes stay in a large L3 across iterations (and reuse
+// LARQL_QDOT_ISA caps the packer with the kernels, for A/B in one binary:
+// avx2 the AVX2 packer, scalar the portable one. The small shapes stay in a large L3 across iterations (and reuse
 // the freed copy's pages, except for the first benchmark of a process, which
 // pays fresh pages: filter on all of BM_Pack/ to compare); the big shapes (and
 // BM_PackAlloc, the allocation alone) are what a model load sees.

@@ -18,6 +18,10 @@ namespace larql::repack {
 namespace avx512 {
 bool pack_groups(const WeightView& w, const Packed& p, int64_t g0, int64_t g1);
 }
+// repack_pack_avx2.cpp: the same with AVX2.
+namespace avx2 {
+bool pack_groups(const WeightView& w, const Packed& p, int64_t g0, int64_t g1);
+}
 
 using namespace larql::quant;
 
@@ -335,7 +339,8 @@ bool enabled(GGMLType t) {
 }
 
 namespace {
-std::unique_ptr<Packed> pack_with(const WeightView& w, ThreadPool* pool, bool simd_ok, uint8_t* dst);
+enum class Packer { Portable, Avx2, Avx512 };
+std::unique_ptr<Packed> pack_with(const WeightView& w, ThreadPool* pool, Packer packer, uint8_t* dst);
 
 // The layout fields of w's packed form (no data).
 void layout(const WeightView& w, Packed& p) {
@@ -378,16 +383,27 @@ uint8_t* alloc_packed(size_t bytes) {
   return d;
 }
 
-bool simd_packer() {
-  static const bool simd = qdot::isa() >= qdot::Isa::Avx512;  // LARQL_QDOT_ISA=avx2: portable packer
-  return simd;
+Packer best_packer() {  // LARQL_QDOT_ISA caps it with the kernels (avx2: the AVX2 packer, scalar: portable)
+  static const Packer p = qdot::isa() >= qdot::Isa::Avx512 ? Packer::Avx512
+                          : qdot::isa() >= qdot::Isa::Avx2 ? Packer::Avx2
+                                                           : Packer::Portable;
+  return p;
 }
 }  // namespace
 
-std::unique_ptr<Packed> pack(const WeightView& w, ThreadPool* pool) { return pack_with(w, pool, simd_packer(), nullptr); }
+std::unique_ptr<Packed> pack(const WeightView& w, ThreadPool* pool) { return pack_with(w, pool, best_packer(), nullptr); }
 
 std::unique_ptr<Packed> pack_portable(const WeightView& w, ThreadPool* pool) {
-  return pack_with(w, pool, false, nullptr);
+  return pack_with(w, pool, Packer::Portable, nullptr);
+}
+
+std::unique_ptr<Packed> pack_using(const WeightView& w, qdot::Isa f, ThreadPool* pool) {
+#if defined(__clang__)
+  if (f != qdot::Isa::Scalar) return nullptr;  // the SIMD packers are built by GCC only
+#endif
+  if (!qdot::isa_available(f)) return nullptr;
+  const Packer p = f >= qdot::Isa::Avx512 ? Packer::Avx512 : f >= qdot::Isa::Avx2 ? Packer::Avx2 : Packer::Portable;
+  return pack_with(w, pool, p, nullptr);
 }
 
 size_t packed_bytes(const WeightView& w) {
@@ -397,7 +413,7 @@ size_t packed_bytes(const WeightView& w) {
 }
 
 std::unique_ptr<Packed> pack_into(const WeightView& w, uint8_t* dst, ThreadPool* pool) {
-  return pack_with(w, pool, simd_packer(), dst);
+  return pack_with(w, pool, best_packer(), dst);
 }
 
 std::shared_ptr<uint8_t> alloc_arena(size_t bytes) {
@@ -405,7 +421,7 @@ std::shared_ptr<uint8_t> alloc_arena(size_t bytes) {
 }
 
 namespace {
-std::unique_ptr<Packed> pack_with(const WeightView& w, ThreadPool* pool, bool simd, uint8_t* dst) {
+std::unique_ptr<Packed> pack_with(const WeightView& w, ThreadPool* pool, Packer packer, uint8_t* dst) {
   auto p = std::make_unique<Packed>();
   layout(w, *p);
   const int64_t nb = w.n_in / block_elems(w.type), ng = w.n_out / R;
@@ -413,7 +429,8 @@ std::unique_ptr<Packed> pack_with(const WeightView& w, ThreadPool* pool, bool si
   p->data = dst ? dst : alloc_packed(p->bytes);
   const uint64_t sbytes = ggml_type_traits(static_cast<uint32_t>(w.type))->type_size;
   auto work = [&](int64_t q0, int64_t q1, int) {
-    if (simd && avx512::pack_groups(w, *p, q0, q1)) return;  // same bytes, ~10x faster
+    if (packer == Packer::Avx512 && avx512::pack_groups(w, *p, q0, q1)) return;  // same bytes, ~10x faster
+    if (packer == Packer::Avx2 && avx2::pack_groups(w, *p, q0, q1)) return;
     RowBlock rb[R];
     for (int64_t g = q0; g < q1; ++g)
       for (int64_t b = 0; b < nb; ++b) {

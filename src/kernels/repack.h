@@ -76,14 +76,19 @@ bool packable(GGMLType type, int64_t n_in, int64_t n_out);
 // (AVX-512 VNNI, AVX-VNNI or AVX2) and LARQL_REPACK is not "0".
 bool enabled();
 // enabled() and qdot::isa()'s family has a packed kernel for this type (plain
-// AVX2 has none for Q8_0: its emulated vpdpbusd would saturate on Q8_0's codes).
+// AVX2: avx2::handles).
 bool enabled(GGMLType type);
 // Builds the packed copy of w (split over pool's threads when given). Throws
 // larql::Error when !packable.
 std::unique_ptr<Packed> pack(const WeightView& w, ThreadPool* pool = nullptr);
-// pack() with the portable scalar packer whatever the CPU (the AVX-512 packer,
-// repack_pack_avx512.cpp, is tested against it byte for byte).
+// pack() with the portable scalar packer whatever the CPU (the SIMD packers are
+// tested against it byte for byte).
 std::unique_ptr<Packed> pack_portable(const WeightView& w, ThreadPool* pool = nullptr);
+// pack() with the packer of one family, for tests and A/B runs: Avx512 /
+// Avx512Vnni the AVX-512 one (repack_pack_avx512.cpp), Avx2 / AvxVnni the AVX2
+// one (repack_pack_avx2.cpp), Scalar the portable one; nullptr where the CPU
+// (or a clang build) lacks it. pack() takes the best the CPU has.
+std::unique_ptr<Packed> pack_using(const WeightView& w, qdot::Isa packer, ThreadPool* pool = nullptr);
 // Packed size of w (what pack() allocates); throws when !packable.
 size_t packed_bytes(const WeightView& w);
 // An allocation for packed copies: 2 MiB aligned, populated, transparent huge

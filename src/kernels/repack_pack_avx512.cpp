@@ -72,36 +72,6 @@ inline void emit(uint8_t* dst, F row, int n = 16, uint8_t* upper = nullptr) {
     if (i < n) _mm512_stream_si512(reinterpret_cast<__m512i*>(i < 8 ? dst + 64 * i : upper + 64 * (i - 8)), a[i]);
 }
 
-// out[16 k + r] = in[r][k] for 16 rows of 16 bytes (same rounds on bytes).
-inline void transpose_bytes(const uint8_t (*in)[16], uint8_t* out) {
-  __m128i a[16];
-#pragma GCC unroll 16
-  for (int r = 0; r < 16; ++r) a[r] = _mm_load_si128(reinterpret_cast<const __m128i*>(in[r]));
-#pragma GCC unroll 4
-  for (int round = 0; round < 4; ++round) {
-    __m128i b[16];
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i) {
-      b[2 * i] = _mm_unpacklo_epi8(a[i], a[i + 8]);
-      b[2 * i + 1] = _mm_unpackhi_epi8(a[i], a[i + 8]);
-    }
-#pragma GCC unroll 16
-    for (int i = 0; i < 16; ++i) a[i] = b[i];
-  }
-#pragma GCC unroll 16
-  for (int k = 0; k < 16; ++k) _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * k), a[k]);
-}
-
-inline void copy2(uint8_t* d, const uint8_t* s) { std::memcpy(d, s, 2); }
-
-// The 16 source rows are 16 streams, more than the hardware prefetchers follow:
-// fetch each row's next `bytes` kPrefetch ahead of the step that reads them.
-constexpr size_t kPrefetch = 1024;
-inline void prefetch_rows(const uint8_t* s0, size_t rs, size_t bytes) {
-  for (int r = 0; r < R; ++r)
-    for (size_t k = 0; k < bytes; k += 64) _mm_prefetch(reinterpret_cast<const char*>(s0 + r * rs + kPrefetch + k), _MM_HINT_T0);
-}
-
 // Q4_K/Q5_K: 64 code bytes (lanes A0 B0 A1 B1 of 16 bytes) to sub-blocks 2c, 2c+1
 // of both halves: low (A & 15) | (B << 4), high (A >> 4) | (B & 0xF0).
 inline __m512i kquant_nibbles(const uint8_t* qs) {
@@ -114,18 +84,6 @@ inline __m512i kquant_nibbles(const uint8_t* qs) {
                                        0x0004000400040004, 0, 0);
   // bitwise select (0xCA): low nibble from the shifted A, high nibble from the shifted B
   return _mm512_ternarylogic_epi32(_mm512_set1_epi8(0x0F), _mm512_srlv_epi16(a, ra), _mm512_sllv_epi16(b, lb), 0xCA);
-}
-
-// The 16 bytes [sc0..sc7, mn0..mn7] of a K-quant block's 12 packed scale bytes
-// (16 bytes read from s; the last 4 are ignored).
-inline __m128i kquant_scales(const uint8_t* s) {
-  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
-  const __m128i a = _mm_shuffle_epi8(x, _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
-  const __m128i b = _mm_shuffle_epi8(x, _mm_setr_epi8(-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1, 4, 5, 6, 7));
-  const __m128i low = _mm_and_si128(a, _mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0));
-  const __m128i high = _mm_and_si128(_mm_srli_epi16(a, 4), _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15));
-  const __m128i top = _mm_and_si128(_mm_srli_epi16(b, 2), _mm_setr_epi8(0, 0, 0, 0, 48, 48, 48, 48, 0, 0, 0, 0, 48, 48, 48, 48));
-  return _mm_or_si128(_mm_or_si128(low, high), top);
 }
 
 // Q6_K: 64 ql bytes (half h) to the nibble vectors' dwords of sub-blocks 8h..8h+7:
@@ -156,118 +114,41 @@ inline __m512i q6_high(const uint8_t* qh) {
   return _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15), w);
 }
 
-// Q8_0 (34-byte blocks): 2 blocks (8 vectors each) per transpose.
-void group_q8(const uint8_t* rows, size_t rs, int64_t nb, uint8_t* grp, const BlockLayout& L) {
-  const __m512i x80 = _mm512_set1_epi8(static_cast<char>(0x80));  // int8 + 128
-  for (int64_t b0 = 0; b0 < nb; b0 += 2) {
-    const bool two = nb - b0 >= 2;
-    const uint8_t* s0 = rows + static_cast<size_t>(b0) * 34;
-    prefetch_rows(s0, rs, 68);
-    for (int r = 0; r < R; ++r)
-      for (int k = 0; k < (two ? 2 : 1); ++k) copy2(grp + L.meta(b0 + k) + 2 * r, s0 + r * rs + 34 * k);
-    emit(grp + L.codes(b0), [&](int r) {  // a pair's codes are contiguous
-      const uint8_t* s = s0 + r * rs + 2;
-      const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s));
-      const __m256i hi = two ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + 34)) : _mm256_setzero_si256();
-      return _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), x80);
-    }, two ? 16 : 8);
-  }
+// A row's 64-byte image of a Q8_0 block pair (the second zero when !two): codes + 128.
+inline __m512i image_q8(const uint8_t* s, bool two) {
+  const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s));
+  const __m256i hi = two ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + 34)) : _mm256_setzero_si256();
+  return _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), _mm512_set1_epi8(static_cast<char>(0x80)));
 }
 
-// Q4_0 (18-byte blocks): 4 blocks (4 vectors each) per transpose; the layout's
-// nibble vectors are Q4_0's code bytes as stored.
-void group_q4(const uint8_t* rows, size_t rs, int64_t nb, uint8_t* grp, const BlockLayout& L) {
-  for (int64_t b0 = 0; b0 < nb; b0 += 4) {
-    const int n = static_cast<int>(nb - b0 < 4 ? nb - b0 : 4);
-    const uint8_t* s0 = rows + static_cast<size_t>(b0) * 18;
-    prefetch_rows(s0, rs, 72);
-    for (int r = 0; r < R; ++r)
-      for (int k = 0; k < n; ++k) copy2(grp + L.meta(b0 + k) + 2 * r, s0 + r * rs + 18 * k);
-    auto q = [&](const uint8_t* s, int k) {
-      return k < n ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 18 * k)) : _mm_setzero_si128();
-    };
-    emit(grp + L.codes(b0), [&](int r) {  // blocks b0, b0 + 1 then the next pair's
-      const uint8_t* s = s0 + r * rs + 2;
-      const __m256i lo = _mm256_inserti128_si256(_mm256_castsi128_si256(q(s, 0)), q(s, 1), 1);
-      const __m256i hi = _mm256_inserti128_si256(_mm256_castsi128_si256(q(s, 2)), q(s, 3), 1);
-      return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-    }, 4 * n, n > 2 ? grp + L.codes(b0 + 2) : nullptr);
-  }
+// A row's image of n <= 4 Q4_0 blocks' code bytes as stored (missing ones zero).
+inline __m512i image_q4(const uint8_t* s, int n) {
+  auto q = [&](int k) { return k < n ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 18 * k)) : _mm_setzero_si128(); };
+  const __m256i lo = _mm256_inserti128_si256(_mm256_castsi128_si256(q(0)), q(1), 1);
+  const __m256i hi = _mm256_inserti128_si256(_mm256_castsi128_si256(q(2)), q(3), 1);
+  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
-// Q4_K (144-byte blocks) and Q5_K (176).
-void group_q45k(bool q5, const uint8_t* rows, size_t rs, int64_t nb, uint8_t* grp, const BlockLayout& L) {
-  alignas(16) uint8_t sm[R][16];
-  const size_t bs = q5 ? 176 : 144, qs = q5 ? 48 : 16;
-  for (int64_t b = 0; b < nb; ++b) {
-    uint8_t* o = grp + L.meta(b);
-    uint8_t* c = grp + L.codes(b);
-    const uint8_t* s0 = rows + static_cast<size_t>(b) * bs;
-    prefetch_rows(s0, rs, bs);
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* s = s0 + r * rs;
-      copy2(o + 2 * r, s);
-      copy2(o + 32 + 2 * r, s + 2);
-      _mm_store_si128(reinterpret_cast<__m128i*>(sm[r]), kquant_scales(s + 4));
-    }
-    transpose_bytes(sm, o + 64);  // sc[8][16] then mn[8][16]
-    emit(c, [&](int r) { return kquant_nibbles(s0 + r * rs + qs); });
-    emit(c + 1024, [&](int r) { return kquant_nibbles(s0 + r * rs + qs + 64); });
-    if (q5) {  // mask (j, v): bit 4r+e = bit j of row r's qh[4 kg + e]
-      __m512i qh[16];
+// Q5_K block at s0 (rows rs apart): mask (j, v) at c + 2048 + (8 j + v) 8, bit
+// 4r+e = bit j of row r's qh[4 kg + e].
+inline void q5_masks(const uint8_t* s0, size_t rs, uint8_t* c) {
+  __m512i qh[16];
 #pragma GCC unroll 16
-      for (int r = 0; r < R; ++r) qh[r] = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s0 + r * rs + 16)));
-      transpose16(qh);
-      for (int j = 0; j < 8; ++j) {
-        const __m512i bit = _mm512_set1_epi8(static_cast<char>(1 << j));
+  for (int r = 0; r < R; ++r) qh[r] = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s0 + r * rs + 16)));
+  transpose16(qh);
+  for (int j = 0; j < 8; ++j) {
+    const __m512i bit = _mm512_set1_epi8(static_cast<char>(1 << j));
 #pragma GCC unroll 8
-        for (int v = 0; v < 8; ++v) {
-          const uint64_t m = _mm512_test_epi8_mask(qh[v / 2 + 4 * (v % 2)], bit);
-          std::memcpy(c + 2048 + (8 * j + v) * 8, &m, 8);
-        }
-      }
+    for (int v = 0; v < 8; ++v) {
+      const uint64_t m = _mm512_test_epi8_mask(qh[v / 2 + 4 * (v % 2)], bit);
+      std::memcpy(c + 2048 + (8 * j + v) * 8, &m, 8);
     }
-  }
-}
-
-// Q6_K (210-byte blocks): 32 nibble dwords then 16 high-bit dwords per row.
-void group_q6k(const uint8_t* rows, size_t rs, int64_t nb, uint8_t* grp, const BlockLayout& L) {
-  alignas(16) uint8_t sm[R][16];
-  for (int64_t b = 0; b < nb; ++b) {
-    uint8_t* o = grp + L.meta(b);
-    uint8_t* c = grp + L.codes(b);
-    const uint8_t* s0 = rows + static_cast<size_t>(b) * 210;
-    prefetch_rows(s0, rs, 210);
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* s = s0 + r * rs;
-      copy2(o + 2 * r, s + 208);
-      _mm_store_si128(reinterpret_cast<__m128i*>(sm[r]), _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 192)));
-    }
-    transpose_bytes(sm, o + 32);  // sc[16][16]
-    emit(c, [&](int r) { return q6_nibbles(s0 + r * rs); });
-    emit(c + 1024, [&](int r) { return q6_nibbles(s0 + r * rs + 64); });
-    emit(c + 2048, [&](int r) { return q6_high(s0 + r * rs + 128); });
   }
 }
 
 }  // namespace
 
-bool pack_groups(const WeightView& w, const Packed& p, int64_t g0, int64_t g1) {
-  const GGMLType t = w.type;
-  if (t != GGMLType::Q8_0 && t != GGMLType::Q4_0 && t != GGMLType::Q4_K && t != GGMLType::Q5_K && t != GGMLType::Q6_K)
-    return false;  // other packable types (Q5_0) take the portable packer
-  const int64_t nb = w.n_in / (t == GGMLType::Q8_0 || t == GGMLType::Q4_0 ? 32 : 256);
-  for (int64_t g = g0; g < g1; ++g) {
-    const uint8_t* rows = w.data + static_cast<uint64_t>(g) * R * w.row_bytes;
-    uint8_t* grp = p.data + static_cast<size_t>(g) * p.group_bytes;
-    if (t == GGMLType::Q8_0) group_q8(rows, w.row_bytes, nb, grp, p.blk);
-    else if (t == GGMLType::Q4_0) group_q4(rows, w.row_bytes, nb, grp, p.blk);
-    else if (t == GGMLType::Q6_K) group_q6k(rows, w.row_bytes, nb, grp, p.blk);
-    else group_q45k(t == GGMLType::Q5_K, rows, w.row_bytes, nb, grp, p.blk);
-  }
-  _mm_sfence();  // the streaming stores are visible before pack() returns
-  return true;
-}
+#include "kernels/repack_pack_inl.h"
 
 }  // namespace larql::repack::avx512
 

@@ -1,4 +1,5 @@
-// repack::pack() (the AVX-512 packer where the CPU has it) byte for byte against
+// repack::pack() (the AVX-512 or AVX2 packer, the best the CPU has) and every
+// SIMD packer the CPU can run (repack::pack_using) byte for byte against
 // repack::pack_portable(), the straightforward packer (decode each row's block,
 // then interleave element by element; the kernels' tests read its layout back
 // against the unpacked rows): all six packable types, random bits
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "format/gguf.h"
+#include "kernels/qdot.h"
 #include "kernels/repack.h"
 #include "tensor/quants.h"
 #include "../test_paths.h"
@@ -85,6 +87,23 @@ void check(GGMLType t, int64_t nblocks, int64_t n_out, bool random_bits, uint64_
   const WeightView v{t, w.data(), n_in, n_out, rb};
   auto p = repack::pack(v, pool);
   expect_same(v, *p, random_bits ? "random bits" : "quantized rows");
+  for (qdot::Isa f : {qdot::Isa::Avx2, qdot::Isa::Avx512})
+    if (auto q = repack::pack_using(v, f, pool)) expect_same(v, *q, qdot::isa_name(f));
+}
+
+TEST(RepackPack, SimdPackersRun) {  // says which packers the byte comparisons covered here
+  bool any = false;
+  for (qdot::Isa f : {qdot::Isa::Avx2, qdot::Isa::Avx512}) {
+    std::vector<uint8_t> w(16 * 34, 1);
+    const bool runs = repack::pack_using(WeightView{GGMLType::Q8_0, w.data(), 32, 16, 34}, f) != nullptr;
+    EXPECT_EQ(runs, qdot::isa_available(f)
+#if defined(__clang__)
+                        && false
+#endif
+    );
+    any = any || runs;
+  }
+  if (!any) GTEST_SKIP() << "no SIMD packer on this CPU/build: only the portable packer was compared";
 }
 
 TEST(RepackPack, ByteIdenticalToReference) {
@@ -117,6 +136,7 @@ TEST(RepackPack, FactsModelTensors) {
       const WeightView v{ti.type, ti.data, n_in, n_out, ggml_row_size(ti.type, uint64_t(n_in))};
       auto p = repack::pack(v);
       expect_same(v, *p, ti.name.c_str());
+      if (auto q = repack::pack_using(v, qdot::Isa::Avx2)) expect_same(v, *q, ti.name.c_str());
       ++packed;
     }
   }
