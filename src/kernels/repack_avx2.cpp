@@ -55,8 +55,11 @@ inline __m256i dp(__m256i acc, __m256i u, __m256i a) {
 // vpmaddwd do the same 32 products: 1.5 -> 1 port-cycle. A weight dword holds
 // codes k0..k3 of one row; as int16 its even bytes give (k0, k2) and its odd
 // bytes (k1, k3), so the activations are stored per 4-group as (a0, a2, a1, a3)
-// and broadcast a pair at a time. Exact integer block sums, then the reference's
-// fma(float(S), d_w * d_a, acc): the same bits as the other families.
+// and broadcast a pair at a time. The weights stay as stored, u = w + 128
+// (0..255: one and / one shift per half, no sign extension), and each block's
+// sum starts at the token's correction -128 * sum(a) (act_aux), so S is the
+// exact integer sum w . a; then the reference's fma(float(S), d_w * d_a, acc):
+// the same bits as the other families.
 namespace {
 
 constexpr int kW16Tokens = 128;  // activations widened per pass over the row range (8.5 KiB each per 4096 inputs)
@@ -65,11 +68,17 @@ constexpr int kU = 2;   // halves (8 rows each) per pass: 1 or 2, a whole group
 constexpr int kNT = 4;  // tokens per pass; their widened activations are interleaved per block
 static_assert(kW16Tokens % kNT == 0, "a widened pass holds whole token groups");
 
+struct BlockAct {  // a token's block: activation scale and correction
+  float d;
+  int32_t x;
+};
+
 // n tokens' Q8_0 blocks -> int16 codes (32 per block, 4-groups as a0 a2 a1 a3)
-// and float scales, interleaved so a pass's kNT tokens sit together per block
-// (fixed offsets from one pointer): token t = kNT g + j, block b at
-// q + ((g nb + b) kNT + j) 32 and d + (g nb + b) kNT + j.
-void widen_act(const uint8_t* act, size_t as, int n, int64_t nb, int16_t* q, float* d) {
+// and BlockAct (x from aux, xs apart per token), interleaved so a pass's kNT
+// tokens sit together per block (fixed offsets from one pointer): token
+// t = kNT g + j, block b at q + ((g nb + b) kNT + j) 32 and d + (g nb + b) kNT + j.
+void widen_act(const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int n, int64_t nb, int16_t* q,
+               BlockAct* d) {
   for (int t = 0; t < n; ++t) {
     const auto* blk = reinterpret_cast<const BlockQ8_0*>(act + as * static_cast<size_t>(t));
     const int64_t base = (t / kNT) * nb * kNT + t % kNT;
@@ -80,7 +89,7 @@ void widen_act(const uint8_t* act, size_t as, int n, int64_t nb, int16_t* q, flo
         const __m256i perm = _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(v, 0xD8), 0xD8);  // words 0 2 1 3
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 16 * half), perm);
       }
-      d[base + b * kNT] = act_half(blk[b].d);
+      d[base + b * kNT] = {act_half(blk[b].d), aux[xs * static_cast<size_t>(t) + b]};
     }
   }
 }
@@ -97,9 +106,9 @@ inline __m256i pair_bc(const int16_t* p) {
 // registers; written to y per block, their rows 4 KiB apart alias in the store
 // buffer (87 vs 113 GOPS).
 template <int U, int NT>
-void q8_0_w16(const uint8_t* grp, int h, const BlockLayout& L, int64_t nb, const int16_t* q, const float* d, float* y,
-              int64_t ldy) {
-  const __m256i flip = _mm256_set1_epi8(char(0x80));
+void q8_0_w16(const uint8_t* grp, int h, const BlockLayout& L, int64_t nb, const int16_t* q, const BlockAct* d,
+              float* y, int64_t ldy) {
+  const __m256i low = _mm256_set1_epi16(0x00FF);
   alignas(32) float acc[U][NT][8] = {};
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* c = grp + L.codes(b) + 32 * h;
@@ -110,9 +119,9 @@ void q8_0_w16(const uint8_t* grp, int h, const BlockLayout& L, int64_t nb, const
       __m256i even[U], odd[U];
       _Pragma("GCC unroll 2")
       for (int u = 0; u < U; ++u) {
-        const __m256i w = _mm256_xor_si256(ld(c + 64 * v + 32 * u), flip);  // signed codes
-        even[u] = _mm256_srai_epi16(_mm256_slli_epi16(w, 8), 8);
-        odd[u] = _mm256_srai_epi16(w, 8);
+        const __m256i w = ld(c + 64 * v + 32 * u);  // u = w + 128
+        even[u] = _mm256_and_si256(w, low);
+        odd[u] = _mm256_srli_epi16(w, 8);
       }
       _Pragma("GCC unroll 16")
       for (int t = 0; t < NT; ++t) {
@@ -121,7 +130,7 @@ void q8_0_w16(const uint8_t* grp, int h, const BlockLayout& L, int64_t nb, const
         _Pragma("GCC unroll 2")
         for (int u = 0; u < U; ++u) {
           const __m256i p = _mm256_add_epi32(_mm256_madd_epi16(even[u], ae), _mm256_madd_epi16(odd[u], ao));
-          s[u][t] = v == 0 ? p : _mm256_add_epi32(s[u][t], p);
+          s[u][t] = _mm256_add_epi32(v == 0 ? _mm256_set1_epi32(d[b * kNT + t].x) : s[u][t], p);
           __asm__("" : "+x"(s[u][t]));  // one chain per sum: reassociated, a block's products spill
         }
       }
@@ -131,7 +140,7 @@ void q8_0_w16(const uint8_t* grp, int h, const BlockLayout& L, int64_t nb, const
       const __m256 dw = halves8(grp + L.meta(b) + 16 * (h + u));
       _Pragma("GCC unroll 16")
       for (int t = 0; t < NT; ++t) {
-        const __m256 da = _mm256_mul_ps(dw, _mm256_set1_ps(d[b * kNT + t]));
+        const __m256 da = _mm256_mul_ps(dw, _mm256_set1_ps(d[b * kNT + t].d));
         _mm256_store_ps(acc[u][t], _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[u][t]), da, _mm256_load_ps(acc[u][t])));
       }
     }
@@ -143,24 +152,25 @@ void q8_0_w16(const uint8_t* grp, int h, const BlockLayout& L, int64_t nb, const
 }
 
 template <int U, int NT>
-void q8_0_w16_tokens(const uint8_t* grp, int h, const BlockLayout& L, int64_t nb, const int16_t* q, const float* d,
+void q8_0_w16_tokens(const uint8_t* grp, int h, const BlockLayout& L, int64_t nb, const int16_t* q, const BlockAct* d,
                      float* y, int64_t ldy, int n) {  // n <= NT
   if constexpr (NT > 1)
     if (n < NT) return q8_0_w16_tokens<U, NT - 1>(grp, h, L, nb, q, d, y, ldy, n);
   q8_0_w16<U, NT>(grp, h, L, nb, q, d, y, ldy);
 }
 
-void gemm_q8_0_w16(const Packed& p, const uint8_t* act, size_t as, int nt, int64_t g0, int64_t g1, float* y,
-                   int64_t ldy) {
+void gemm_q8_0_w16(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
+                   int64_t g1, float* y, int64_t ldy) {
   const int64_t nb = p.n_in / 32;
   thread_local std::vector<int16_t> q;  // grows to the largest product once, then no allocation per call
-  thread_local std::vector<float> d;
+  thread_local std::vector<BlockAct> d;
   const size_t need = static_cast<size_t>(kW16Tokens * nb);
   if (q.size() < need * 32) q.resize(need * 32);
   if (d.size() < need) d.resize(need);
   for (int tb = 0; tb < nt; tb += kW16Tokens) {
     const int te = std::min(nt, tb + kW16Tokens);
-    widen_act(act + as * static_cast<size_t>(tb), as, te - tb, nb, q.data(), d.data());
+    widen_act(act + as * static_cast<size_t>(tb), as, aux + xs * static_cast<size_t>(tb), xs, te - tb, nb, q.data(),
+              d.data());
     for (int64_t hu = 2 * g0; hu < 2 * g1; hu += kU) {
       const uint8_t* grp = p.data + static_cast<size_t>(hu / 2) * p.group_bytes;
       for (int t = tb; t < te; t += kNT) {
@@ -176,7 +186,7 @@ void gemm_q8_0_w16(const Packed& p, const uint8_t* act, size_t as, int nt, int64
 
 void gemm(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
           int64_t g1, float* y, int64_t ldy) {
-  if (p.type == GGMLType::Q8_0 && nt > 1) return gemm_q8_0_w16(p, act, as, nt, g0, g1, y, ldy);
+  if (p.type == GGMLType::Q8_0 && nt > 1) return gemm_q8_0_w16(p, act, as, aux, xs, nt, g0, g1, y, ldy);
   run(p, act, as, aux, xs, nt, g0, g1, y, ldy);
 }
 
