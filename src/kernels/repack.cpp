@@ -383,10 +383,12 @@ uint8_t* alloc_packed(size_t bytes) {
   return d;
 }
 
+Packer packer_for(qdot::Isa f) {
+  return f >= qdot::Isa::Avx512 ? Packer::Avx512 : f >= qdot::Isa::Avx2 ? Packer::Avx2 : Packer::Portable;
+}
+
 Packer best_packer() {  // LARQL_QDOT_ISA caps it with the kernels (avx2: the AVX2 packer, scalar: portable)
-  static const Packer p = qdot::isa() >= qdot::Isa::Avx512 ? Packer::Avx512
-                          : qdot::isa() >= qdot::Isa::Avx2 ? Packer::Avx2
-                                                           : Packer::Portable;
+  static const Packer p = packer_for(qdot::isa());
   return p;
 }
 }  // namespace
@@ -402,8 +404,7 @@ std::unique_ptr<Packed> pack_using(const WeightView& w, qdot::Isa f, ThreadPool*
   if (f != qdot::Isa::Scalar) return nullptr;  // the SIMD packers are built by GCC only
 #endif
   if (!qdot::isa_available(f)) return nullptr;
-  const Packer p = f >= qdot::Isa::Avx512 ? Packer::Avx512 : f >= qdot::Isa::Avx2 ? Packer::Avx2 : Packer::Portable;
-  return pack_with(w, pool, p, nullptr);
+  return pack_with(w, pool, packer_for(f), nullptr);
 }
 
 size_t packed_bytes(const WeightView& w) {

@@ -94,12 +94,6 @@ void widen_act(const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int
   }
 }
 
-inline __m256i pair_bc(const int16_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
-
 // U halves of the row group at grp (from half h) x NT tokens; y as Args::y.
 // The float sums live in a local array (one load/fma/store per block, half and
 // token) so that the int32 sums and the widened weights keep the 16 ymm
@@ -126,12 +120,12 @@ void q8_0_w16(const uint8_t* grp, int h, const BlockLayout& L, int64_t nb, const
       _Pragma("GCC unroll 16")
       for (int t = 0; t < NT; ++t) {
         const int16_t* a = qb + t * 32 + 4 * v;
-        const __m256i ae = pair_bc(a), ao = pair_bc(a + 2);
+        const __m256i ae = bc(reinterpret_cast<const uint8_t*>(a)), ao = bc(reinterpret_cast<const uint8_t*>(a + 2));
         _Pragma("GCC unroll 2")
         for (int u = 0; u < U; ++u) {
           const __m256i p = _mm256_add_epi32(_mm256_madd_epi16(even[u], ae), _mm256_madd_epi16(odd[u], ao));
           s[u][t] = _mm256_add_epi32(v == 0 ? _mm256_set1_epi32(d[b * kNT + t].x) : s[u][t], p);
-          __asm__("" : "+x"(s[u][t]));  // one chain per sum: reassociated, a block's products spill
+          keep(s[u][t]);  // one chain per sum: reassociated, a block's products spill
         }
       }
     }
@@ -169,6 +163,8 @@ void gemm_q8_0_w16(const Packed& p, const uint8_t* act, size_t as, const int32_t
   if (d.size() < need) d.resize(need);
   for (int tb = 0; tb < nt; tb += kW16Tokens) {
     const int te = std::min(nt, tb + kW16Tokens);
+    // Each thread widens every token for its own rows (done twice with 2 threads):
+    // 0.37 % of llama-1b Q8_0 pp512's perf samples against the kernel's 72.8 %.
     widen_act(act + as * static_cast<size_t>(tb), as, aux + xs * static_cast<size_t>(tb), xs, te - tb, nb, q.data(),
               d.data());
     for (int64_t hu = 2 * g0; hu < 2 * g1; hu += kU) {

@@ -40,6 +40,11 @@ inline __m256i widen16(__m256i acc, __m256i p) { return _mm256_add_epi32(acc, _m
 // vpmaddubsw result of a sub-block, for all tokens) no longer fit the 16 ymm
 // registers and go through the stack.
 inline void keep(__m256i& v) { __asm__("" : "+x"(v)); }
+// Two int16 per int32 lane, lo in the low half and hi in the high, from int32
+// lanes holding small signed values: the operand vpmaddwd pairs with two int16.
+inline __m256i int16_pair(__m256i lo, __m256i hi) {
+  return _mm256_or_si256(_mm256_and_si256(lo, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(hi, 16));
+}
 
 // Q5_K / Q5_0: bit 4 of a half's 32 codes, a 32-bit mask (bit i = byte i), added as 16.
 inline __m256i fifth(__m256i v, const uint8_t* mask) {
@@ -240,7 +245,7 @@ void micro_q4_k(const Args& g) {
         _Pragma("GCC unroll 16")
         for (int u = 0; u < U; ++u) {
           const __m256i sc = u8x8(un.m[u] + mb + 64 + 16 * j + 8 * un.h[u]);
-          sc16[u] = _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
+          sc16[u] = int16_pair(sc, sc);
         }
       _Pragma("GCC unroll 16")
       for (int v = 0; v < 4; ++v)
@@ -297,7 +302,7 @@ void micro_q4_k(const Args& g) {
       __m256i mnp[4];  // lane l: mn_2i (low 16 bits) | mn_2i+1 (high) of row l
       _Pragma("GCC unroll 16")
       for (int i = 0; i < 4; ++i)
-        mnp[i] = _mm256_or_si256(u8x8(w + 192 + 32 * i + 8 * un.h[u]), _mm256_slli_epi32(u8x8(w + 192 + 32 * i + 16 + 8 * un.h[u]), 16));
+        mnp[i] = int16_pair(u8x8(w + 192 + 32 * i + 8 * un.h[u]), u8x8(w + 192 + 32 * i + 16 + 8 * un.h[u]));
       const __m256 d = halves8(w + 16 * un.h[u]), dmin = halves8(w + 32 + 16 * un.h[u]);
       _Pragma("GCC unroll 16")
       for (int t = 0; t < NT; ++t) {
@@ -359,7 +364,7 @@ void micro_q6_k(const Args& g) {
         const __m256i hi1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(r1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(h, 2), m30));
         const __m256i sc = i8x8(un.m[u] + mb + 32 + 16 * s + 8 * un.h[u]);
         if constexpr (kScaleMadd) {
-          const __m256i sc16 = _mm256_or_si256(_mm256_and_si256(sc, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(sc, 16));
+          const __m256i sc16 = int16_pair(sc, sc);
           _Pragma("GCC unroll 16")
           for (int t = 0; t < NT; ++t) {
             const uint8_t* p = qa[t] + 16 * s;
@@ -392,8 +397,7 @@ void micro_q6_k(const Args& g) {
         __m256i scp[8];  // lane: sc_2i (low 16 bits) | sc_2i+1 (high) of its row
         _Pragma("GCC unroll 8")
         for (int i = 0; i < 8; ++i)
-          scp[i] = _mm256_or_si256(_mm256_and_si256(i8x8(sc + 32 * i), _mm256_set1_epi32(0xFFFF)),
-                                   _mm256_slli_epi32(i8x8(sc + 32 * i + 16), 16));
+          scp[i] = int16_pair(i8x8(sc + 32 * i), i8x8(sc + 32 * i + 16));
         _Pragma("GCC unroll 16")
         for (int t = 0; t < NT; ++t) {
           __m256i corr = _mm256_setzero_si256();
