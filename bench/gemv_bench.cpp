@@ -94,6 +94,9 @@ BENCHMARK_CAPTURE(BM_gemv_family, Q8_0_2048x8192_dram, GGMLType::Q8_0, 2048, 819
 BENCHMARK_CAPTURE(BM_gemv_family, Q4_K_2048x2048, GGMLType::Q4_K, 2048, 2048, 1)->DenseRange(0, 2);
 BENCHMARK_CAPTURE(BM_gemv_family, Q6_K_2048x2048, GGMLType::Q6_K, 2048, 2048, 1)->DenseRange(0, 2);
 BENCHMARK_CAPTURE(BM_gemv_family, Q8_0_2048x2048, GGMLType::Q8_0, 2048, 2048, 1)->DenseRange(0, 2);
+BENCHMARK_CAPTURE(BM_gemv_family, Q4_K_4096x128_l2, GGMLType::Q4_K, 4096, 128, 1)->DenseRange(0, 2);
+BENCHMARK_CAPTURE(BM_gemv_family, Q8_0_4096x64_l2, GGMLType::Q8_0, 4096, 64, 1)->DenseRange(0, 2);
+BENCHMARK_CAPTURE(BM_gemv_family, Q6_K_4096x64_l2, GGMLType::Q6_K, 4096, 64, 1)->DenseRange(0, 2);
 
 // gate/up (2048 -> 8192) and down (8192 -> 2048) from DRAM (6 copies, ~58 MB) and
 // from the cache; attention q (2048 -> 2048); output head (Q6_K, tied; 215 MB).
@@ -111,3 +114,27 @@ BENCHMARK_CAPTURE(BM_gemv, Q4_K_2048x2048_old, GGMLType::Q4_K, 2048, 2048, false
 BENCHMARK_CAPTURE(BM_gemv, Q4_K_2048x2048_new, GGMLType::Q4_K, 2048, 2048, true);
 BENCHMARK_CAPTURE(BM_gemv, Q6_K_2048x128256_old, GGMLType::Q6_K, 2048, 128256, false);
 BENCHMARK_CAPTURE(BM_gemv, Q6_K_2048x128256_new, GGMLType::Q6_K, 2048, 128256, true);
+
+namespace {
+// Both cores streaming from DRAM at once, as decode with -t 2 does: each thread
+// sweeps its own copies of an llama-8b gate/up (4096 -> 14336) or down matrix
+// with the run-time family. "GB/s" is both threads' bytes per wall second:
+// compare with a 2-thread streaming read of the same machine.
+void BM_gemv_dram_2t(benchmark::State& st, GGMLType t, int64_t n_in, int64_t n_out) {
+  const qdot::Isa f = qdot::isa();
+  if (!repack::enabled()) { st.SkipWithError("packed kernels not enabled on this CPU"); return; }
+  auto c = make_case(t, n_in, n_out, 2);
+  size_t k = 0;
+  for (auto _ : st) {
+    const repack::Packed& p = *c->p[k++ % c->p.size()];
+    repack::gemm(f, p, c->act.data(), 0, c->aux.data(), 0, 1, 0, n_out / repack::kRows, c->y.data(), n_out);
+    benchmark::DoNotOptimize(c->y.data());
+  }
+  st.SetLabel(qdot::isa_name(f));
+  st.counters["GB/s"] = benchmark::Counter(double(c->p[0]->bytes) * double(st.iterations()), benchmark::Counter::kIsRate,
+                                           benchmark::Counter::kIs1000);
+}
+}  // namespace
+BENCHMARK_CAPTURE(BM_gemv_dram_2t, Q4_K_4096x14336, GGMLType::Q4_K, 4096, 14336)->Threads(2)->UseRealTime();
+BENCHMARK_CAPTURE(BM_gemv_dram_2t, Q6_K_14336x4096, GGMLType::Q6_K, 14336, 4096)->Threads(2)->UseRealTime();
+BENCHMARK_CAPTURE(BM_gemv_dram_2t, Q8_0_4096x14336, GGMLType::Q8_0, 4096, 14336)->Threads(2)->UseRealTime();

@@ -51,7 +51,28 @@ struct BlockLayout {
   size_t pm = 0, pb = 0;  // a pair's scale bytes (64-aligned) and whole size
   size_t meta(int64_t b) const { return static_cast<size_t>(b >> 1) * pb + static_cast<size_t>(b & 1) * mb; }
   size_t codes(int64_t b) const { return static_cast<size_t>(b >> 1) * pb + pm + static_cast<size_t>(b & 1) * cb; }
+  // Block b's share of the group's byte stream (half a pair, scales included)
+  // starts here: the one-token kernels prefetch a fixed distance ahead of it.
+  // Prefetching ahead of the codes alone skipped every pair's scale lines,
+  // which then missed on demand (llama-8b gate, Zen 3, 2 threads: 30 -> 35 GB/s).
+  size_t stream(int64_t b) const { return static_cast<size_t>(b >> 1) * pb + static_cast<size_t>(b & 1) * (pb / 2); }
 };
+
+// The one-token kernels' prefetch for step k of `steps` equal steps through
+// block b's stream share: the lines that tile it, dist bytes ahead. An asm
+// statement, because GCC deletes a loop whose body is only __builtin_prefetch
+// (it has no side effects, and C++ loops are assumed to terminate).
+inline void prefetch_share(const uint8_t* group, const BlockLayout& L, int64_t b, int k, int steps, size_t dist) {
+  const size_t step = L.pb / (2 * static_cast<size_t>(steps));
+  const uint8_t* p = group + L.stream(b) + static_cast<size_t>(k) * step + dist;
+  for (size_t o = 0; o < step; o += 64) {
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ volatile("prefetcht0 %0" : : "m"(*(p + o)));
+#else
+    __builtin_prefetch(p + o, 0, 3);
+#endif
+  }
+}
 
 struct Packed {
   GGMLType type = GGMLType::F32;

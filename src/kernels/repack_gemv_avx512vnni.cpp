@@ -46,7 +46,6 @@ inline __m512i ld(const uint8_t* p) { return _mm512_load_si512(p); }
 inline __m512i u8x16(const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p))); }
 inline __m512i i8x16(const uint8_t* p) { return _mm512_cvtepi8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p))); }
 inline float act_f32(const uint8_t* p) { float f; std::memcpy(&f, p, 4); return f; }
-inline void pf(const uint8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 
 // Bytes ahead of the stream to prefetch (0 = off); LARQL_GEMV_PF overrides (tuning).
 // 4.5 KiB measured best here over 1.5-9 KiB (scratch DRAM harness, 8192x2048, two
@@ -67,6 +66,7 @@ struct Groups {
   size_t gb;
   BlockLayout L;
   int64_t ys;
+  const uint8_t* group(int g) const { return w + g * gb; }
   const uint8_t* meta(int g, int64_t b) const { return w + g * gb + L.meta(b); }
   const uint8_t* codes(int g, int64_t b) const { return w + g * gb + L.codes(b); }
 };
@@ -86,9 +86,7 @@ void gemv_q4_k(const Groups& gr, int64_t nb, const uint8_t* act, const int32_t* 
       __m512i s0[G], s1[G];  // two chains per group
       for (int g = 0; g < G; ++g) s0[g] = s1[g] = _mm512_setzero_si512();
       if (pd)
-        for (int g = 0; g < G; ++g) {
-          for (int l = 0; l < 4; ++l) pf(gr.codes(g, b) + 256 * j + 64 * l + pd);
-        }
+        for (int g = 0; g < G; ++g) prefetch_share(gr.group(g), gr.L, b, j, 8, pd);
       for (int v = 0; v < 4; ++v) {
         const __m512i al = bc(qa + 32 * j + 4 * v), ah = bc(qa + 32 * j + 4 * v + 16);
         for (int g = 0; g < G; ++g) {
@@ -138,8 +136,7 @@ void gemv_q6_k(const Groups& gr, int64_t nb, const uint8_t* act, const int32_t* 
       const __m512i init = _mm512_set1_epi32(x[b * 16 + s]);
       for (int g = 0; g < G; ++g) {
         const uint8_t* c = gr.codes(g, b);
-        if (pd)  // 3 KiB of codes per block: 48 lines, 3 per sub-block
-          for (int l = 0; l < 3; ++l) pf(c + 192 * s + 64 * l + pd);
+        if (pd) prefetch_share(gr.group(g), gr.L, b, s, 16, pd);
         const __m512i h = ld(c + 2048 + 64 * s);
         const __m512i r0 = ld(c + 128 * s), r1 = ld(c + 128 * s + 64);
         // code | (high bits << 4): ternary logic A | (B & C) = 0xF8
@@ -166,7 +163,6 @@ void gemv_q6_k(const Groups& gr, int64_t nb, const uint8_t* act, const int32_t* 
 // group, two per group for several (their broadcasts are shared).
 template <int G, bool Q4, bool FIVE = false>
 void gemv_q8_0(const Groups& gr, int64_t nb, const uint8_t* act, const int32_t* x, size_t pd, float* y) {
-  constexpr int kLines = Q4 ? (FIVE ? 5 : 4) : 8;  // 64-byte code vectors per block
   constexpr int kChains = G == 1 ? 4 : 2;
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   __m512 acc[G];
@@ -180,8 +176,7 @@ void gemv_q8_0(const Groups& gr, int64_t nb, const uint8_t* act, const int32_t* 
     const __m512 da = _mm512_set1_ps(_cvtsh_ss(h));
     for (int g = 0; g < G; ++g) {
       const uint8_t* c = gr.codes(g, b);
-      if (pd)
-        for (int l = 0; l < kLines; ++l) pf(c + 64 * l + pd);
+      if (pd) prefetch_share(gr.group(g), gr.L, b, 0, 1, pd);
       __m512i s[kChains];
       s[0] = _mm512_set1_epi32(x[b]);
       for (int k = 1; k < kChains; ++k) s[k] = _mm512_setzero_si512();

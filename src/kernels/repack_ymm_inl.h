@@ -24,7 +24,6 @@ inline __m256i u8x8(const uint8_t* p) { return _mm256_cvtepu8_epi32(_mm_loadl_ep
 inline __m256i i8x8(const uint8_t* p) { return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
 inline float act_f32(const uint8_t* p) { float f; std::memcpy(&f, p, 4); return f; }
 inline float act_half(const uint8_t* p) { uint16_t h; std::memcpy(&h, p, 2); return _cvtsh_ss(h); }
-inline void pf(const uint8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 
 // The emulated families' cheaper sums: two vpmaddubsw results added as int16
 // (u0 . a0 + u1 . a1 per 16-bit lane) and widened once by vpmaddwd. Exact while
@@ -139,7 +138,7 @@ void micro_q8_0(const Args& g) {
       if (g.pd)
         for (int u = 0; u < U; ++u)
           if (un.first[u])
-            for (int l = 0; l < (Q4 ? (FIVE ? 5 : 4) : 8); ++l) pf(un.c[u] + cb + 64 * l + g.pd);
+            prefetch_share(un.m[u], g.L, b, 0, 1, g.pd);
     }
     if constexpr (Q4) {
       __m256i p16[U][NT];
@@ -223,7 +222,7 @@ void micro_q4_k(const Args& g) {
         if (g.pd)
           for (int u = 0; u < U; ++u)
             if (un.first[u])
-              for (int l = 0; l < 4; ++l) pf(un.c[u] + cb + 256 * j + 64 * l + g.pd);
+              prefetch_share(un.m[u], g.L, b, j, 8, g.pd);
       }
       // NT == 1: two chains per unit (v even / odd) hide the vpdpbusd latency.
       constexpr int kC = NT == 1 && kNativeDp ? 2 : 1;
@@ -318,6 +317,70 @@ void micro_q4_k(const Args& g) {
   store(g, acc);
 }
 
+// One token, emulated dot, Q4_K / Q5_K: a whole group (both halves) per pass,
+// the same integers and float operations as micro_q4_k<2, 1>. Written apart
+// because that generic form, with the halves and the prefetch decision known
+// only at run time, loaded every code vector twice, kept isum on the stack and
+// branched over the units each sub-block: ~30 cycles per sub-block of a group
+// on Zen 3 where this takes ~21 (bench_kernels BM_gemv_family …_l2/2).
+template <bool FIVE>
+void gemv_q4_k(const Args& g) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  const uint8_t* w = g.w;  // g.h0 == 0: halves 0 and 1 of this group
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < g.nb; ++b) {
+    const uint8_t* qa = g.a + b * sizeof(BlockQ8_K) + 4;
+    const uint8_t* c = w + g.L.codes(b);
+    const uint8_t* m = w + g.L.meta(b);
+    __m256i isum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+    for (int j = 0; j < 8; ++j) {
+      if (g.pd) prefetch_share(w, g.L, b, j, 8, g.pd);
+      constexpr int kF = FIVE ? 2 : 4;  // v's per int16 partial (pair16)
+      __m256i p16[2], s[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+      _Pragma("GCC unroll 4")
+      for (int v = 0; v < 4; ++v) {
+        const __m256i al = bc(qa + 32 * j + 4 * v), ah = bc(qa + 32 * j + 4 * v + 16);
+        _Pragma("GCC unroll 2")
+        for (int h = 0; h < 2; ++h) {
+          const __m256i raw = ld(c + (4 * j + v) * 64 + 32 * h);
+          __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+          if constexpr (FIVE) {
+            const uint8_t* mk = c + 2048 + (8 * j + 2 * v) * 8 + 4 * h;
+            lo = fifth(lo, mk);
+            hi = fifth(hi, mk + 8);
+          }
+          const __m256i q = pair16(lo, al, hi, ah);
+          p16[h] = v % kF == 0 ? q : _mm256_add_epi16(p16[h], q);
+          if (v % kF == kF - 1) s[h] = _mm256_add_epi32(s[h], _mm256_madd_epi16(p16[h], ones));
+        }
+      }
+      _Pragma("GCC unroll 2")
+      for (int h = 0; h < 2; ++h)
+        isum[h] = _mm256_add_epi32(isum[h], _mm256_mullo_epi32(s[h], u8x8(m + 64 + 16 * j + 8 * h)));
+      keep(isum[0]);
+      keep(isum[1]);
+    }
+    __m256i bp[4];  // the token's (B_2i, B_2i+1) int16 pairs
+    const int32_t* x = g.x + b * 8;
+    _Pragma("GCC unroll 4")
+    for (int i = 0; i < 4; ++i) bp[i] = _mm256_set1_epi32(aux_pair(x, i));
+    const __m256 da = _mm256_set1_ps(act_f32(qa - 4));
+    _Pragma("GCC unroll 2")
+    for (int h = 0; h < 2; ++h) {
+      __m256i msum = _mm256_setzero_si256();
+      _Pragma("GCC unroll 4")
+      for (int i = 0; i < 4; ++i)
+        msum = _mm256_add_epi32(msum, _mm256_madd_epi16(int16_pair(u8x8(m + 192 + 32 * i + 8 * h),
+                                                                    u8x8(m + 192 + 32 * i + 16 + 8 * h)), bp[i]));
+      const __m256 d = halves8(m + 16 * h), dmin = halves8(m + 32 + 16 * h);
+      acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[h]), _mm256_mul_ps(da, d), acc[h]);
+      acc[h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_mul_ps(da, dmin), acc[h]);
+    }
+  }
+  _mm256_storeu_ps(g.y, acc[0]);
+  _mm256_storeu_ps(g.y + 8, acc[1]);
+}
+
 // Q6_K: S_s starts at -32 * bsum_s (codes stored without their -32),
 // isum = sum_s sc_s * S_s (exact), acc = fma(float(isum), d_a * d, acc).
 // Emulated with several tokens (kScaleMadd), the same integer another way: each
@@ -347,10 +410,9 @@ void micro_q6_k(const Args& g) {
     const size_t cb = g.L.codes(b), mb = g.L.meta(b);
     for (int s = 0; s < 16; ++s) {
       if constexpr (NT == 1) {
-        if (g.pd)  // 3 KiB of codes per block: 48 lines, 3 per sub-block
+        if (g.pd)
           for (int u = 0; u < U; ++u)
-            if (un.first[u])
-              for (int l = 0; l < 3; ++l) pf(un.c[u] + cb + 192 * s + 64 * l + g.pd);
+            if (un.first[u]) prefetch_share(un.m[u], g.L, b, s, 16, g.pd);
       }
       _Pragma("GCC unroll 16")
       for (int u = 0; u < U; ++u) {
@@ -415,15 +477,60 @@ void micro_q6_k(const Args& g) {
   store(g, acc);
 }
 
+// One token, emulated dot, Q6_K: both halves of a group per pass, the same
+// integers and float operations as micro_q6_k<2, 1> (see gemv_q4_k for why).
+void gemv_q6_k(const Args& g) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+  const uint8_t* w = g.w;  // g.h0 == 0
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < g.nb; ++b) {
+    const uint8_t* qa = g.a + b * sizeof(BlockQ8_K) + 4;
+    const uint8_t* c = w + g.L.codes(b);
+    const uint8_t* m = w + g.L.meta(b);
+    const int32_t* x = g.x + b * 16;
+    __m256i isum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+    for (int s = 0; s < 16; ++s) {
+      if (g.pd) prefetch_share(w, g.L, b, s, 16, g.pd);
+      const uint8_t* p = qa + 16 * s;
+      const __m256i a0 = bc(p), a1 = bc(p + 4), a2 = bc(p + 8), a3 = bc(p + 12);
+      const __m256i init = _mm256_set1_epi32(x[s]);
+      _Pragma("GCC unroll 2")
+      for (int h = 0; h < 2; ++h) {
+        const uint8_t* ch = c + 32 * h;
+        const __m256i hb = ld(ch + 2048 + 64 * s);
+        const __m256i r0 = ld(ch + 128 * s), r1 = ld(ch + 128 * s + 64);
+        const __m256i lo0 = _mm256_or_si256(_mm256_and_si256(r0, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 4), m30));
+        const __m256i hi0 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(r0, 4), m4), _mm256_and_si256(_mm256_slli_epi16(hb, 2), m30));
+        const __m256i lo1 = _mm256_or_si256(_mm256_and_si256(r1, m4), _mm256_and_si256(hb, m30));
+        const __m256i hi1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(r1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30));
+        const __m256i sum = widen16(widen16(init, pair16(lo0, a0, hi0, a2)), pair16(lo1, a1, hi1, a3));
+        isum[h] = _mm256_add_epi32(isum[h], _mm256_mullo_epi32(sum, i8x8(m + 32 + 16 * s + 8 * h)));
+      }
+    }
+    const __m256 da = _mm256_set1_ps(act_f32(qa - 4));
+    _Pragma("GCC unroll 2")
+    for (int h = 0; h < 2; ++h)
+      acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[h]), _mm256_mul_ps(da, halves8(m + 16 * h)), acc[h]);
+  }
+  _mm256_storeu_ps(g.y, acc[0]);
+  _mm256_storeu_ps(g.y + 8, acc[1]);
+}
+
 template <int U, int NT>
 void micro(GGMLType t, const Args& g) {
   switch (t) {
     case GGMLType::Q8_0: micro_q8_0<U, NT, false>(g); return;
     case GGMLType::Q4_0: micro_q8_0<U, NT, true>(g); return;
     case GGMLType::Q5_0: micro_q8_0<U, NT, true, true>(g); return;
-    case GGMLType::Q4_K: micro_q4_k<U, NT, false>(g); return;
-    case GGMLType::Q5_K: micro_q4_k<U, NT, true>(g); return;
-    case GGMLType::Q6_K: micro_q6_k<U, NT>(g); return;
+    case GGMLType::Q4_K:
+      if constexpr (U == 2 && NT == 1 && !kNativeDp) return gemv_q4_k<false>(g);  // run_cfg: g.h0 == 0
+      micro_q4_k<U, NT, false>(g); return;
+    case GGMLType::Q5_K:
+      if constexpr (U == 2 && NT == 1 && !kNativeDp) return gemv_q4_k<true>(g);
+      micro_q4_k<U, NT, true>(g); return;
+    case GGMLType::Q6_K:
+      if constexpr (U == 2 && NT == 1 && !kNativeDp) return gemv_q6_k(g);
+      micro_q6_k<U, NT>(g); return;
     default: return;
   }
 }
