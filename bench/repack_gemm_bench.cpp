@@ -145,6 +145,10 @@ BENCHMARK_CAPTURE(BM_GemmFamily, Q4_0_2048x8192_t512, GGMLType::Q4_0, 2048, 8192
 BENCHMARK_CAPTURE(BM_GemmFamily, Q4_K_2048x8192_t512, GGMLType::Q4_K, 2048, 8192)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_GemmFamily, Q5_K_2048x8192_t512, GGMLType::Q5_K, 2048, 8192)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_GemmFamily, Q6_K_8192x2048_t512, GGMLType::Q6_K, 8192, 2048)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_GemmFamily, Q4_K_8192x2048_t512, GGMLType::Q4_K, 8192, 2048)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_GemmFamily, Q4_K_14336x1024_t512, GGMLType::Q4_K, 14336, 1024)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_GemmFamily, Q6_K_14336x1024_t512, GGMLType::Q6_K, 14336, 1024)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_GemmFamily, Q6_K_2048x8192_t512, GGMLType::Q6_K, 2048, 8192)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Gemm, Q8_0_2048x8192_t512, GGMLType::Q8_0, 2048, 8192)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Gemm, Q8_0_8192x2048_t512, GGMLType::Q8_0, 8192, 2048)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Gemm, Q4_0_2048x8192_t512, GGMLType::Q4_0, 2048, 8192)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
