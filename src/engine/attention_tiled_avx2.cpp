@@ -67,6 +67,16 @@ LARQL_AVX2 inline V16 score_row(const float* x, const float* q, int64_t np) {
 }  // namespace
 
 LARQL_AVX2 void score_block(const float* k, int64_t kstride, int rows, const float* q, int64_t dk, float* out) {
+  if (dk == 64) {  // head dim 64: q stays in 8 registers for the whole block, each K row is read once
+    const V16 q0 = load16(q), q1 = load16(q + 16), q2 = load16(q + 32), q3 = load16(q + 48);
+    for (int r = 0; r < rows; ++r) {
+      const float* x = k + r * kstride;
+      const V16 a02 = add16(fma16(load16(x), q0, zero16()), fma16(load16(x + 32), q2, zero16()));
+      const V16 a13 = add16(fma16(load16(x + 16), q1, zero16()), fma16(load16(x + 48), q3, zero16()));
+      out[r] = tree(add16(a02, a13));  // score_row's (a0+a2)+(a1+a3) after its one step
+    }
+    return;
+  }
   const int64_t np = dk & ~int64_t{63};
   for (int r = 0; r < rows; ++r) {
     const float* x = k + r * kstride;

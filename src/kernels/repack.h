@@ -51,21 +51,33 @@ struct BlockLayout {
   size_t pm = 0, pb = 0;  // a pair's scale bytes (64-aligned) and whole size
   size_t meta(int64_t b) const { return static_cast<size_t>(b >> 1) * pb + static_cast<size_t>(b & 1) * mb; }
   size_t codes(int64_t b) const { return static_cast<size_t>(b >> 1) * pb + pm + static_cast<size_t>(b & 1) * cb; }
-  // Block b's share of the group's byte stream (half a pair, scales included)
-  // starts here: the one-token kernels prefetch a fixed distance ahead of it.
-  // Prefetching ahead of the codes alone skipped every pair's scale lines,
-  // which then missed on demand (llama-8b gate, Zen 3, 2 threads: 30 -> 35 GB/s).
-  size_t stream(int64_t b) const { return static_cast<size_t>(b >> 1) * pb + static_cast<size_t>(b & 1) * (pb / 2); }
 };
 
-// The one-token kernels' prefetch for step k of `steps` equal steps through
-// block b's stream share: the lines that tile it, dist bytes ahead. An asm
-// statement, because GCC deletes a loop whose body is only __builtin_prefetch
-// (it has no side effects, and C++ loops are assumed to terminate).
-inline void prefetch_share(const uint8_t* group, const BlockLayout& L, int64_t b, int k, int steps, size_t dist) {
+// Step k of `steps` equal steps through block b's share of its group's byte
+// stream: the bytes [first, first + bytes). Each block owns half of its pair,
+// scale records included, so the one-token kernels prefetch a fixed distance
+// ahead of what they read at an even rate. Prefetching ahead of the codes alone
+// skipped every pair's scale lines, which then missed on demand (llama-8b gate,
+// Zen 3, both cores: 30 -> 35+ GB/s). The steps tile the group, except for an
+// odd block count the last pm / 2 bytes (a trailing unpaired block is pm + cb,
+// not half a pair; covering it too measured slower, 1-4 % on llama-8b decode).
+// pm and cb are multiples of 64, so 1, 8 or 16 steps divide a share exactly.
+struct ShareStep {
+  size_t first, bytes;
+};
+inline ShareStep share_step(const BlockLayout& L, int64_t b, int k, int steps) {
   const size_t step = L.pb / (2 * static_cast<size_t>(steps));
-  const uint8_t* p = group + L.stream(b) + static_cast<size_t>(k) * step + dist;
-  for (size_t o = 0; o < step; o += 64) {
+  return {static_cast<size_t>(b >> 1) * L.pb + static_cast<size_t>(b & 1) * (L.pb / 2) + static_cast<size_t>(k) * step,
+          step};
+}
+// The one-token kernels' prefetch: the lines of share_step's bytes, dist bytes
+// ahead. An asm statement, because GCC deletes a loop whose body is only
+// __builtin_prefetch (it has no side effects, and C++ loops are assumed to
+// terminate).
+inline void prefetch_share(const uint8_t* group, const BlockLayout& L, int64_t b, int k, int steps, size_t dist) {
+  const ShareStep st = share_step(L, b, k, steps);
+  const uint8_t* p = group + st.first + dist;
+  for (size_t o = 0; o < st.bytes; o += 64) {
 #if defined(__x86_64__) || defined(__i386__)
     __asm__ volatile("prefetcht0 %0" : : "m"(*(p + o)));
 #else

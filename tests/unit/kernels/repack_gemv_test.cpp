@@ -106,3 +106,29 @@ TEST(RepackGemv, DispatcherOneTokenMatchesSequentialReference) {
   if (!vnni()) GTEST_SKIP() << "CPU lacks AVX-512 VNNI (or clang build)";
   check_all(Path::Dispatch);
 }
+
+// The one-token kernels prefetch share_step's bytes of every block, in 1, 8 or
+// 16 steps per block: those spans must tile each group's stream (scale records
+// included), or some lines come on demand. An odd block count leaves the last
+// pm / 2 bytes (its trailing block is pm + cb long, not half a pair).
+TEST(RepackGemv, PrefetchStepsTileEachGroup) {
+  for (GGMLType t : kTypes)
+    for (int nbk : {1, 2, 3, 5, 8})
+      for (int steps : {1, 8, 16}) {
+        const int64_t n_in = row_elems(t, nbk);
+        auto w = weights(t, n_in, 32, 5, true);
+        auto p = repack::pack(WeightView{t, w.data(), n_in, 32, ggml_row_size(t, uint64_t(n_in))});
+        ASSERT_TRUE(p);
+        const int64_t nb = n_in / ((t == GGMLType::Q8_0 || t == GGMLType::Q4_0 || t == GGMLType::Q5_0) ? 32 : 256);
+        size_t next = 0;
+        for (int64_t b = 0; b < nb; ++b)
+          for (int k = 0; k < steps; ++k) {
+            const repack::ShareStep s = repack::share_step(p->blk, b, k, steps);
+            ASSERT_EQ(s.first, next) << ggml_type_name(uint32_t(t)) << " block " << b << " step " << k << " of " << steps;
+            ASSERT_GT(s.bytes, 0u);
+            next = s.first + s.bytes;
+          }
+        const size_t tail = nb % 2 ? p->blk.pm / 2 : 0;
+        EXPECT_EQ(next + tail, p->group_bytes) << ggml_type_name(uint32_t(t)) << " " << nb << " blocks, " << steps << " steps";
+      }
+}
