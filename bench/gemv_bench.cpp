@@ -67,13 +67,10 @@ void BM_gemv(benchmark::State& st, GGMLType t, int64_t n_in, int64_t n_out, bool
                                            benchmark::Counter::kIs1000);
 }
 
-// One token through repack::gemm for one family (Arg: 0 avx512vnni, 1 avxvnni,
-// 2 avx2), from DRAM (copies > 1) or the cache.
-void BM_gemv_family(benchmark::State& st, GGMLType t, int64_t n_in, int64_t n_out, int copies) {
-  const qdot::Isa fams[] = {qdot::Isa::Avx512Vnni, qdot::Isa::AvxVnni, qdot::Isa::Avx2};
-  const qdot::Isa f = fams[st.range(0)];
-  if (!qdot::isa_available(f)) { st.SkipWithError("CPU lacks this family"); return; }
-  if (f == qdot::Isa::Avx2 && !repack::avx2::handles(t)) { st.SkipWithError("no packed AVX2 kernel for this type"); return; }
+// One token through repack::gemm with family f over every row, visiting the
+// copies in turn; "GB/s" = packed bytes per second (CPU time, or real time
+// summed over threads where the benchmark asks for it).
+void sweep(benchmark::State& st, qdot::Isa f, GGMLType t, int64_t n_in, int64_t n_out, int copies) {
   auto c = make_case(t, n_in, n_out, copies);
   size_t k = 0;
   for (auto _ : st) {
@@ -84,6 +81,16 @@ void BM_gemv_family(benchmark::State& st, GGMLType t, int64_t n_in, int64_t n_ou
   st.SetLabel(qdot::isa_name(f));
   st.counters["GB/s"] = benchmark::Counter(double(c->p[0]->bytes) * double(st.iterations()), benchmark::Counter::kIsRate,
                                            benchmark::Counter::kIs1000);
+}
+
+// One token through repack::gemm for one family (Arg: 0 avx512vnni, 1 avxvnni,
+// 2 avx2), from DRAM (copies > 1) or the cache.
+void BM_gemv_family(benchmark::State& st, GGMLType t, int64_t n_in, int64_t n_out, int copies) {
+  const qdot::Isa fams[] = {qdot::Isa::Avx512Vnni, qdot::Isa::AvxVnni, qdot::Isa::Avx2};
+  const qdot::Isa f = fams[st.range(0)];
+  if (!qdot::isa_available(f)) { st.SkipWithError("CPU lacks this family"); return; }
+  if (f == qdot::Isa::Avx2 && !repack::avx2::handles(t)) { st.SkipWithError("no packed AVX2 kernel for this type"); return; }
+  sweep(st, f, t, n_in, n_out, copies);
 }
 
 }  // namespace
@@ -121,18 +128,8 @@ namespace {
 // with the run-time family. "GB/s" is both threads' bytes per wall second:
 // compare with a 2-thread streaming read of the same machine.
 void BM_gemv_dram_2t(benchmark::State& st, GGMLType t, int64_t n_in, int64_t n_out) {
-  const qdot::Isa f = qdot::isa();
   if (!repack::enabled()) { st.SkipWithError("packed kernels not enabled on this CPU"); return; }
-  auto c = make_case(t, n_in, n_out, 2);
-  size_t k = 0;
-  for (auto _ : st) {
-    const repack::Packed& p = *c->p[k++ % c->p.size()];
-    repack::gemm(f, p, c->act.data(), 0, c->aux.data(), 0, 1, 0, n_out / repack::kRows, c->y.data(), n_out);
-    benchmark::DoNotOptimize(c->y.data());
-  }
-  st.SetLabel(qdot::isa_name(f));
-  st.counters["GB/s"] = benchmark::Counter(double(c->p[0]->bytes) * double(st.iterations()), benchmark::Counter::kIsRate,
-                                           benchmark::Counter::kIs1000);
+  sweep(st, qdot::isa(), t, n_in, n_out, 2);
 }
 }  // namespace
 BENCHMARK_CAPTURE(BM_gemv_dram_2t, Q4_K_4096x14336, GGMLType::Q4_K, 4096, 14336)->Threads(2)->UseRealTime();

@@ -56,6 +56,22 @@ inline __m256i fifth(__m256i v, const uint8_t* mask) {
   return _mm256_or_si256(v, _mm256_and_si256(set, _mm256_set1_epi8(16)));  // codes < 16: or = add
 }
 
+// Q6_K: sub-block s of a half's codes (c = the block's codes + 32 * half) as
+// four u8 vectors, code | (high bits << 4); lo0/hi0 pair with activations
+// 0-3 / 8-11 of the sub-block, lo1/hi1 with 4-7 / 12-15.
+struct Q6Codes {
+  __m256i lo0, hi0, lo1, hi1;
+};
+inline Q6Codes q6_codes(const uint8_t* c, int s) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+  const __m256i h = ld(c + 2048 + 64 * s);
+  const __m256i r0 = ld(c + 128 * s), r1 = ld(c + 128 * s + 64);
+  return {_mm256_or_si256(_mm256_and_si256(r0, m4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m30)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(r0, 4), m4), _mm256_and_si256(_mm256_slli_epi16(h, 2), m30)),
+          _mm256_or_si256(_mm256_and_si256(r1, m4), _mm256_and_si256(h, m30)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(r1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(h, 2), m30))};
+}
+
 // Bytes ahead of the code stream the one-token kernels prefetch (as the AVX-512
 // gemv; LARQL_GEMV_PF overrides, 0 = off).
 size_t pf_dist() {
@@ -392,7 +408,6 @@ template <int U, int NT>
 void micro_q6_k(const Args& g) {
   constexpr bool kScaleMadd = !kNativeDp && NT > 1;
   const Units<U> un(g);
-  const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
   __m256 acc[U][NT];
   _Pragma("GCC unroll 16")
   for (int u = 0; u < U; ++u)
@@ -416,14 +431,7 @@ void micro_q6_k(const Args& g) {
       }
       _Pragma("GCC unroll 16")
       for (int u = 0; u < U; ++u) {
-        const uint8_t* c = un.c[u] + cb + 32 * un.h[u];
-        const __m256i h = ld(c + 2048 + 64 * s);
-        const __m256i r0 = ld(c + 128 * s), r1 = ld(c + 128 * s + 64);
-        // code | (high bits << 4)
-        const __m256i lo0 = _mm256_or_si256(_mm256_and_si256(r0, m4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m30));
-        const __m256i hi0 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(r0, 4), m4), _mm256_and_si256(_mm256_slli_epi16(h, 2), m30));
-        const __m256i lo1 = _mm256_or_si256(_mm256_and_si256(r1, m4), _mm256_and_si256(h, m30));
-        const __m256i hi1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(r1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(h, 2), m30));
+        const auto [lo0, hi0, lo1, hi1] = q6_codes(un.c[u] + cb + 32 * un.h[u], s);
         const __m256i sc = i8x8(un.m[u] + mb + 32 + 16 * s + 8 * un.h[u]);
         if constexpr (kScaleMadd) {
           const __m256i sc16 = int16_pair(sc, sc);
@@ -480,7 +488,6 @@ void micro_q6_k(const Args& g) {
 // One token, emulated dot, Q6_K: both halves of a group per pass, the same
 // integers and float operations as micro_q6_k<2, 1> (see gemv_q4_k for why).
 void gemv_q6_k(const Args& g) {
-  const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
   const uint8_t* w = g.w;  // g.h0 == 0
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int64_t b = 0; b < g.nb; ++b) {
@@ -496,13 +503,7 @@ void gemv_q6_k(const Args& g) {
       const __m256i init = _mm256_set1_epi32(x[s]);
       _Pragma("GCC unroll 2")
       for (int h = 0; h < 2; ++h) {
-        const uint8_t* ch = c + 32 * h;
-        const __m256i hb = ld(ch + 2048 + 64 * s);
-        const __m256i r0 = ld(ch + 128 * s), r1 = ld(ch + 128 * s + 64);
-        const __m256i lo0 = _mm256_or_si256(_mm256_and_si256(r0, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 4), m30));
-        const __m256i hi0 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(r0, 4), m4), _mm256_and_si256(_mm256_slli_epi16(hb, 2), m30));
-        const __m256i lo1 = _mm256_or_si256(_mm256_and_si256(r1, m4), _mm256_and_si256(hb, m30));
-        const __m256i hi1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(r1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30));
+        const auto [lo0, hi0, lo1, hi1] = q6_codes(c + 32 * h, s);
         const __m256i sum = widen16(widen16(init, pair16(lo0, a0, hi0, a2)), pair16(lo1, a1, hi1, a3));
         isum[h] = _mm256_add_epi32(isum[h], _mm256_mullo_epi32(sum, i8x8(m + 32 + 16 * s + 8 * h)));
       }
