@@ -143,6 +143,8 @@ BENCHMARK(BM_VnniPeak);
 BENCHMARK_CAPTURE(BM_GemmFamily, Q8_0_2048x8192_t512, GGMLType::Q8_0, 2048, 8192)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_GemmFamily, Q4_0_2048x8192_t512, GGMLType::Q4_0, 2048, 8192)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_GemmFamily, Q4_K_2048x8192_t512, GGMLType::Q4_K, 2048, 8192)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_GemmFamily, Q4_K_256x8192_t512, GGMLType::Q4_K, 256, 8192)->DenseRange(2, 2)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_GemmFamily, Q4_K_1024x8192_t512, GGMLType::Q4_K, 1024, 8192)->DenseRange(2, 2)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_GemmFamily, Q5_K_2048x8192_t512, GGMLType::Q5_K, 2048, 8192)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_GemmFamily, Q6_K_8192x2048_t512, GGMLType::Q6_K, 8192, 2048)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_GemmFamily, Q4_K_8192x2048_t512, GGMLType::Q4_K, 8192, 2048)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);

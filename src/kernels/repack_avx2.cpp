@@ -46,6 +46,7 @@ inline __m256i dp(__m256i acc, __m256i u, __m256i a) {
 }  // namespace
 
 #include "kernels/repack_ymm_inl.h"
+#include "kernels/repack_staged_inl.h"
 
 // Q8_0 prefill by vpmaddwd on int16 instead of the sign trick. With signed
 // 8-bit weights and activations, vpmaddubsw needs |w| and a * sgn w (one
@@ -183,6 +184,7 @@ void gemm_q8_0_w16(const Packed& p, const uint8_t* act, size_t as, const int32_t
 void gemm(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
           int64_t g1, float* y, int64_t ldy) {
   if (p.type == GGMLType::Q8_0 && nt > 1) return gemm_q8_0_w16(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+  if (staged_handles(p.type, nt) && std::getenv("LARQL_NOSTAGE") == nullptr) return gemm_staged(p, act, as, aux, xs, nt, g0, g1, y, ldy);
   run(p, act, as, aux, xs, nt, g0, g1, y, ldy);
 }
 

@@ -97,6 +97,7 @@ struct Args {
   float* y;  // first unit's first output row, first token
   int64_t ldy;
   size_t pd;  // prefetch distance (NT == 1 only)
+  bool add_y = false;  // staged kernels: continue the sums already in y (a later K chunk)
 };
 
 template <int U>

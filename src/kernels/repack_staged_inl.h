@@ -1,0 +1,276 @@
+// Plain-AVX2 prefill GEMM for the K-quants (Q4_K, Q5_K, Q6_K) over "staged"
+// weights: before its tokens are swept, one unit (8 rows, half a group) is
+// expanded into a per-thread buffer in exactly the order the kernel reads it —
+// codes as ready u8 vectors (nibbles split, Q5_K's fifth bit and Q6_K's high
+// bits merged in), sub-block scales as int16 pairs for vpmaddwd, scales and
+// minimums as f32. The unpacking then runs once per unit and 128-token tile
+// instead of once per pass of NT tokens, and the inner loop is loads,
+// vpmaddubsw and adds: Zen 3 issues ~3 vector ops a cycle in this mix, and the
+// and / shift / or of the packed form were ~10 % of them (Q4_K, NT = 6), the
+// per-block scale expansion another ~5 %, Q6_K's high-bit merge ~15 %.
+// Same integers and float operations as micro_q4_k / micro_q6_k<1, NT> (bit
+// for bit; RepackYmm.Avx2* compare against gemm_scalar).
+// Include in repack_avx2.cpp after repack_ymm_inl.h.
+#pragma once
+
+namespace {
+
+// One staged block of a unit, byte offsets.
+struct StagedQ4K {  // Q4_K / Q5_K
+  static constexpr size_t kCodes = 0;      // (lo, hi) per sub-block j and k-group v: 32 x 64
+  static constexpr size_t kSc = 2048;      // (sc_j, sc_j) int16 pairs per lane, 8 x 32
+  static constexpr size_t kMn = 2304;      // (mn_2i, mn_2i+1) pairs, 4 x 32
+  static constexpr size_t kD = 2432;       // d, then dmin: 8 f32 each
+  static constexpr size_t kBytes = 2496;
+};
+struct StagedQ6K {
+  static constexpr size_t kCodes = 0;      // (lo0, hi0, lo1, hi1) per sub-block s: 16 x 128
+  static constexpr size_t kSc = 2048;      // (sc_s, sc_s) pairs, 16 x 32
+  static constexpr size_t kScPair = 2560;  // (sc_2i, sc_2i+1) pairs, 8 x 32
+  static constexpr size_t kD = 2816;       // d: 8 f32
+  static constexpr size_t kBytes = 2848;
+};
+
+inline void st(uint8_t* p, __m256i v) { _mm256_store_si256(reinterpret_cast<__m256i*>(p), v); }
+
+template <bool FIVE>
+void stage_q4_k(const uint8_t* grp, int h, const BlockLayout& L, int64_t b0, int64_t b1, uint8_t* out) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  for (int64_t b = b0; b < b1; ++b, out += StagedQ4K::kBytes) {
+    const uint8_t* c = grp + L.codes(b);
+    const uint8_t* m = grp + L.meta(b);
+    for (int j = 0; j < 8; ++j) {
+      for (int v = 0; v < 4; ++v) {
+        const __m256i raw = ld(c + (4 * j + v) * 64 + 32 * h);
+        __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+        if constexpr (FIVE) {
+          const uint8_t* mk = c + 2048 + (8 * j + 2 * v) * 8 + 4 * h;
+          lo = fifth(lo, mk);
+          hi = fifth(hi, mk + 8);
+        }
+        st(out + StagedQ4K::kCodes + (4 * j + v) * 64, lo);
+        st(out + StagedQ4K::kCodes + (4 * j + v) * 64 + 32, hi);
+      }
+      const __m256i sc = u8x8(m + 64 + 16 * j + 8 * h);
+      st(out + StagedQ4K::kSc + 32 * j, int16_pair(sc, sc));
+    }
+    for (int i = 0; i < 4; ++i)
+      st(out + StagedQ4K::kMn + 32 * i, int16_pair(u8x8(m + 192 + 32 * i + 8 * h), u8x8(m + 192 + 32 * i + 16 + 8 * h)));
+    _mm256_store_ps(reinterpret_cast<float*>(out + StagedQ4K::kD), halves8(m + 16 * h));
+    _mm256_store_ps(reinterpret_cast<float*>(out + StagedQ4K::kD + 32), halves8(m + 32 + 16 * h));
+  }
+}
+
+void stage_q6_k(const uint8_t* grp, int h, const BlockLayout& L, int64_t b0, int64_t b1, uint8_t* out) {
+  for (int64_t b = b0; b < b1; ++b, out += StagedQ6K::kBytes) {
+    const uint8_t* c = grp + L.codes(b) + 32 * h;
+    const uint8_t* m = grp + L.meta(b);
+    for (int s = 0; s < 16; ++s) {
+      const auto [lo0, hi0, lo1, hi1] = q6_codes(c, s);
+      uint8_t* o = out + StagedQ6K::kCodes + 128 * s;
+      st(o, lo0);
+      st(o + 32, hi0);
+      st(o + 64, lo1);
+      st(o + 96, hi1);
+      const __m256i sc = i8x8(m + 32 + 16 * s + 8 * h);
+      st(out + StagedQ6K::kSc + 32 * s, int16_pair(sc, sc));
+    }
+    for (int i = 0; i < 8; ++i)
+      st(out + StagedQ6K::kScPair + 32 * i, int16_pair(i8x8(m + 32 + 32 * i + 8 * h), i8x8(m + 32 + 32 * i + 16 + 8 * h)));
+    _mm256_store_ps(reinterpret_cast<float*>(out + StagedQ6K::kD), halves8(m + 16 * h));
+  }
+}
+
+// NT tokens of one staged unit (g.w = the staged blocks); as micro_q4_k<1, NT>.
+template <int NT, bool FIVE>
+void staged_q4_k(const Args& g) {
+  constexpr int kF = FIVE ? 2 : 4;  // v's per int16 partial (pair16)
+  __m256 acc[NT];
+  _Pragma("GCC unroll 16")
+  for (int t = 0; t < NT; ++t) acc[t] = g.add_y ? _mm256_loadu_ps(g.y + t * g.ldy) : _mm256_setzero_ps();
+  const uint8_t* sb = g.w;
+  for (int64_t b = 0; b < g.nb; ++b, sb += StagedQ4K::kBytes) {
+    const uint8_t* qa[NT];
+    __m256i isum[NT];
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) {
+      qa[t] = g.a + t * g.as + b * sizeof(BlockQ8_K) + 4;
+      isum[t] = _mm256_setzero_si256();
+    }
+    for (int j = 0; j < 8; ++j) {
+      const __m256i sc16 = ld(sb + StagedQ4K::kSc + 32 * j);
+      __m256i p16[NT];
+      _Pragma("GCC unroll 4")
+      for (int v = 0; v < 4; ++v) {
+        const __m256i lo = ld(sb + (4 * j + v) * 64), hi = ld(sb + (4 * j + v) * 64 + 32);
+        _Pragma("GCC unroll 16")
+        for (int t = 0; t < NT; ++t) {
+          const uint8_t* p = qa[t] + 32 * j + 4 * v;
+          const __m256i q = pair16(lo, bc(p), hi, bc(p + 16));
+          p16[t] = v % kF == 0 ? q : _mm256_add_epi16(p16[t], q);
+          keep(p16[t]);
+          if (v % kF == kF - 1) isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p16[t], sc16));
+        }
+      }
+    }
+    __m256i mnp[4];
+    _Pragma("GCC unroll 4")
+    for (int i = 0; i < 4; ++i) mnp[i] = ld(sb + StagedQ4K::kMn + 32 * i);
+    const __m256 d = _mm256_load_ps(reinterpret_cast<const float*>(sb + StagedQ4K::kD));
+    const __m256 dmin = _mm256_load_ps(reinterpret_cast<const float*>(sb + StagedQ4K::kD + 32));
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) {
+      const int32_t* x = g.x + t * g.xs + b * 8;
+      __m256i msum = _mm256_setzero_si256();
+      _Pragma("GCC unroll 4")
+      for (int i = 0; i < 4; ++i) msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mnp[i], _mm256_set1_epi32(aux_pair(x, i))));
+      const __m256 da = _mm256_set1_ps(act_f32(qa[t] - 4));
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(da, d), acc[t]);
+      acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_mul_ps(da, dmin), acc[t]);
+    }
+  }
+  _Pragma("GCC unroll 16")
+  for (int t = 0; t < NT; ++t) _mm256_storeu_ps(g.y + t * g.ldy, acc[t]);
+}
+
+// As micro_q6_k<1, NT> (kScaleMadd).
+template <int NT>
+void staged_q6_k(const Args& g) {
+  __m256 acc[NT];
+  _Pragma("GCC unroll 16")
+  for (int t = 0; t < NT; ++t) acc[t] = g.add_y ? _mm256_loadu_ps(g.y + t * g.ldy) : _mm256_setzero_ps();
+  const uint8_t* sb = g.w;
+  for (int64_t b = 0; b < g.nb; ++b, sb += StagedQ6K::kBytes) {
+    const uint8_t* qa[NT];
+    __m256i isum[NT];
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) {
+      qa[t] = g.a + t * g.as + b * sizeof(BlockQ8_K) + 4;
+      isum[t] = _mm256_setzero_si256();
+    }
+    for (int s = 0; s < 16; ++s) {
+      const uint8_t* o = sb + StagedQ6K::kCodes + 128 * s;
+      const __m256i lo0 = ld(o), hi0 = ld(o + 32), lo1 = ld(o + 64), hi1 = ld(o + 96);
+      const __m256i sc16 = ld(sb + StagedQ6K::kSc + 32 * s);
+      _Pragma("GCC unroll 16")
+      for (int t = 0; t < NT; ++t) {
+        const uint8_t* p = qa[t] + 16 * s;
+        const __m256i s0 = _mm256_madd_epi16(pair16(lo0, bc(p), hi0, bc(p + 8)), sc16);
+        const __m256i s1 = _mm256_madd_epi16(pair16(lo1, bc(p + 4), hi1, bc(p + 12)), sc16);
+        isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(s0, s1));
+      }
+    }
+    __m256i scp[8];
+    _Pragma("GCC unroll 8")
+    for (int i = 0; i < 8; ++i) scp[i] = ld(sb + StagedQ6K::kScPair + 32 * i);
+    const __m256 d = _mm256_load_ps(reinterpret_cast<const float*>(sb + StagedQ6K::kD));
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) {  // isum -= 32 * sum_s sc_s * bsum_s
+      __m256i corr = _mm256_setzero_si256();
+      _Pragma("GCC unroll 8")
+      for (int i = 0; i < 8; ++i) corr = _mm256_add_epi32(corr, _mm256_madd_epi16(scp[i], bc(qa[t] + 256 + 4 * i)));
+      isum[t] = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(corr, 5));
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(_mm256_set1_ps(act_f32(qa[t] - 4)), d), acc[t]);
+    }
+  }
+  _Pragma("GCC unroll 16")
+  for (int t = 0; t < NT; ++t) _mm256_storeu_ps(g.y + t * g.ldy, acc[t]);
+}
+
+// Tokens per pass, measured on Zen 3 (bench_kernels BM_GemmFamily, GOPS, best
+// of 5): Q4_K 8 (~190; 10 on a par, 6 ~180, 5 ~178, 4 ~176), Q6_K 8 (~172;
+// 6 ~168, 10 ~160).
+constexpr int kStagedNT = 8;
+
+template <int NT>
+void staged_q4_k_tokens(bool five, const Args& g, int n) {  // n <= NT
+  if constexpr (NT > 1)
+    if (n < NT) return staged_q4_k_tokens<NT - 1>(five, g, n);
+  if (five) staged_q4_k<NT, true>(g);
+  else staged_q4_k<NT, false>(g);
+}
+template <int NT>
+void staged_q6_k_tokens(const Args& g, int n) {
+  if constexpr (NT > 1)
+    if (n < NT) return staged_q6_k_tokens<NT - 1>(g, n);
+  staged_q6_k<NT>(g);
+}
+
+// Staging costs about one pass's unpacking per unit and tile, so it pays from a
+// few passes on; below that the packed kernels run directly.
+constexpr int kStagedMinTokens = 16;
+// Blocks staged and swept at a time: a unit's chunk (20 / 23 KB) stays in L1
+// while the tile's tokens pass over it; 16 measured 3-5 % slower, 4 ~5 %.
+constexpr int64_t kStagedChunk = 8;
+
+bool staged_handles(GGMLType t, int nt) {
+  return nt >= kStagedMinTokens && (t == GGMLType::Q4_K || t == GGMLType::Q5_K || t == GGMLType::Q6_K);
+}
+
+// Tokens' activations (and Q4_K / Q5_K corrections) for one K chunk of a tile,
+// copied to rows an odd number of cache lines apart: the original rows are
+// act_bytes apart, which for llama-8b's FFN down input (14336 wide) is 4 x 4096
+// bytes, so NT tokens' bytes at one k all fell in one L1 set (8 ways) and the
+// 8-token kernel ran at 153 instead of 190 GOPS.
+struct ChunkCopy {
+  std::vector<uint8_t> a;
+  std::vector<int32_t> x;
+  size_t as = 0, xs = 0;
+  void fill(const uint8_t* act, size_t act_stride, const int32_t* aux, size_t aux_stride, int n, int64_t b0, int64_t b1,
+            size_t xb) {
+    const size_t bytes = static_cast<size_t>(b1 - b0) * sizeof(BlockQ8_K);
+    as = (bytes + 63) / 64 * 64;
+    if ((as / 64) % 2 == 0) as += 64;
+    xs = xb * static_cast<size_t>(b1 - b0);
+    if (a.size() < as * static_cast<size_t>(n)) a.resize(as * static_cast<size_t>(n));
+    if (x.size() < xs * static_cast<size_t>(n)) x.resize(xs * static_cast<size_t>(n));
+    for (int t = 0; t < n; ++t) {
+      std::memcpy(a.data() + as * static_cast<size_t>(t), act + act_stride * static_cast<size_t>(t) + static_cast<size_t>(b0) * sizeof(BlockQ8_K), bytes);
+      if (xs)
+        std::memcpy(x.data() + xs * static_cast<size_t>(t), aux + aux_stride * static_cast<size_t>(t) + xb * static_cast<size_t>(b0), xs * 4);
+    }
+  }
+};
+
+void gemm_staged(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
+                 int64_t g1, float* y, int64_t ldy) {
+  const int64_t nb = p.n_in / 256;
+  const bool q6 = p.type == GGMLType::Q6_K;
+  const size_t bb = q6 ? StagedQ6K::kBytes : StagedQ4K::kBytes;
+  const size_t xb = q6 ? 0 : 8;  // aux int32 per block (Q6_K's kernel takes bsums from the activations)
+  struct alignas(32) Line {
+    uint8_t b[32];
+  };
+  // Per thread, grown once to the largest chunk, then no allocation per call.
+  thread_local std::vector<Line> buf;
+  thread_local ChunkCopy cc;
+  if (buf.size() * 32 < kStagedChunk * bb) buf.resize(kStagedChunk * bb / 32);
+  uint8_t* sw = reinterpret_cast<uint8_t*>(buf.data());
+    for (int tb = 0; tb < nt; tb += kTB) {
+    const int te = std::min(nt, tb + kTB);
+    for (int64_t b0 = 0; b0 < nb; b0 += kStagedChunk) {
+      const int64_t b1 = std::min(nb, b0 + kStagedChunk);
+      cc.fill(act + as * static_cast<size_t>(tb), as, aux + xs * static_cast<size_t>(tb), xs, te - tb, b0, b1, xb);
+      for (int64_t hu = 2 * g0; hu < 2 * g1; ++hu) {
+        const uint8_t* grp = p.data + static_cast<size_t>(hu / 2) * p.group_bytes;
+        const int h = static_cast<int>(hu % 2);
+        switch (p.type) {
+          case GGMLType::Q4_K: stage_q4_k<false>(grp, h, p.blk, b0, b1, sw); break;
+          case GGMLType::Q5_K: stage_q4_k<true>(grp, h, p.blk, b0, b1, sw); break;
+          default: stage_q6_k(grp, h, p.blk, b0, b1, sw); break;
+        }
+        for (int t = tb; t < te;) {
+          const int n = std::min(kStagedNT, te - t);
+          const size_t r = static_cast<size_t>(t - tb);
+          const Args ar{sw, 0, 0, p.blk, b1 - b0, cc.a.data() + cc.as * r, cc.as, cc.x.data() + cc.xs * r, cc.xs,
+                        y + t * ldy + hu * 8, ldy, 0, b0 > 0};
+          if (q6) staged_q6_k_tokens<kStagedNT>(ar, n);
+          else staged_q4_k_tokens<kStagedNT>(p.type == GGMLType::Q5_K, ar, n);
+          t += n;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
