@@ -184,7 +184,11 @@ void gemm_q8_0_w16(const Packed& p, const uint8_t* act, size_t as, const int32_t
 void gemm(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
           int64_t g1, float* y, int64_t ldy) {
   if (p.type == GGMLType::Q8_0 && nt > 1) return gemm_q8_0_w16(p, act, as, aux, xs, nt, g0, g1, y, ldy);
-  if (staged_handles(p.type, nt) && std::getenv("LARQL_NOSTAGE") == nullptr) return gemm_staged(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+  static const bool staged = [] {  // LARQL_STAGED=0: the packed kernels directly, for A/B runs
+    const char* e = std::getenv("LARQL_STAGED");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  if (staged && staged_handles(p.type, nt)) return gemm_staged(p, act, as, aux, xs, nt, g0, g1, y, ldy);
   run(p, act, as, aux, xs, nt, g0, g1, y, ldy);
 }
 

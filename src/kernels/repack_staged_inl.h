@@ -120,10 +120,10 @@ void staged_q4_k(const Args& g) {
     const __m256 dmin = _mm256_load_ps(reinterpret_cast<const float*>(sb + StagedQ4K::kD + 32));
     _Pragma("GCC unroll 16")
     for (int t = 0; t < NT; ++t) {
-      const int32_t* x = g.x + t * g.xs + b * 8;
+      const uint8_t* x = reinterpret_cast<const uint8_t*>(g.x + t * g.xs + b * 4);  // aux_pair(block, i), i < 4
       __m256i msum = _mm256_setzero_si256();
       _Pragma("GCC unroll 4")
-      for (int i = 0; i < 4; ++i) msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mnp[i], _mm256_set1_epi32(aux_pair(x, i))));
+      for (int i = 0; i < 4; ++i) msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mnp[i], bc(x + 4 * i)));
       const __m256 da = _mm256_set1_ps(act_f32(qa[t] - 4));
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(da, d), acc[t]);
       acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_mul_ps(da, dmin), acc[t]);
@@ -207,27 +207,31 @@ bool staged_handles(GGMLType t, int nt) {
   return nt >= kStagedMinTokens && (t == GGMLType::Q4_K || t == GGMLType::Q5_K || t == GGMLType::Q6_K);
 }
 
-// Tokens' activations (and Q4_K / Q5_K corrections) for one K chunk of a tile,
-// copied to rows an odd number of cache lines apart: the original rows are
-// act_bytes apart, which for llama-8b's FFN down input (14336 wide) is 4 x 4096
-// bytes, so NT tokens' bytes at one k all fell in one L1 set (8 ways) and the
-// 8-token kernel ran at 153 instead of 190 GOPS.
+// Tokens' activations for one K chunk of a tile (Q4_K / Q5_K: and their
+// corrections as the 4 aux_pair values per block the kernel broadcasts), copied
+// to rows an odd number of cache lines apart. The original rows are act_bytes
+// apart, which for llama-8b's FFN down input (14336 wide) is 4 x 4096 bytes, so
+// 8 tokens' bytes at one k all fell in one L1 set (8 ways) and the kernel ran at
+// 153 instead of 190 GOPS.
 struct ChunkCopy {
   std::vector<uint8_t> a;
   std::vector<int32_t> x;
   size_t as = 0, xs = 0;
   void fill(const uint8_t* act, size_t act_stride, const int32_t* aux, size_t aux_stride, int n, int64_t b0, int64_t b1,
-            size_t xb) {
+            bool pairs) {
     const size_t bytes = static_cast<size_t>(b1 - b0) * sizeof(BlockQ8_K);
     as = (bytes + 63) / 64 * 64;
     if ((as / 64) % 2 == 0) as += 64;
-    xs = xb * static_cast<size_t>(b1 - b0);
+    xs = pairs ? 4 * static_cast<size_t>(b1 - b0) : 0;
     if (a.size() < as * static_cast<size_t>(n)) a.resize(as * static_cast<size_t>(n));
     if (x.size() < xs * static_cast<size_t>(n)) x.resize(xs * static_cast<size_t>(n));
     for (int t = 0; t < n; ++t) {
-      std::memcpy(a.data() + as * static_cast<size_t>(t), act + act_stride * static_cast<size_t>(t) + static_cast<size_t>(b0) * sizeof(BlockQ8_K), bytes);
-      if (xs)
-        std::memcpy(x.data() + xs * static_cast<size_t>(t), aux + aux_stride * static_cast<size_t>(t) + xb * static_cast<size_t>(b0), xs * 4);
+      std::memcpy(a.data() + as * static_cast<size_t>(t),
+                  act + act_stride * static_cast<size_t>(t) + static_cast<size_t>(b0) * sizeof(BlockQ8_K), bytes);
+      for (int64_t b = b0; b < b1 && pairs; ++b)
+        for (int i = 0; i < 4; ++i)
+          x[xs * static_cast<size_t>(t) + static_cast<size_t>(4 * (b - b0) + i)] =
+              aux_pair(aux + aux_stride * static_cast<size_t>(t) + 8 * b, i);
     }
   }
 };
@@ -237,7 +241,6 @@ void gemm_staged(const Packed& p, const uint8_t* act, size_t as, const int32_t* 
   const int64_t nb = p.n_in / 256;
   const bool q6 = p.type == GGMLType::Q6_K;
   const size_t bb = q6 ? StagedQ6K::kBytes : StagedQ4K::kBytes;
-  const size_t xb = q6 ? 0 : 8;  // aux int32 per block (Q6_K's kernel takes bsums from the activations)
   struct alignas(32) Line {
     uint8_t b[32];
   };
@@ -250,7 +253,7 @@ void gemm_staged(const Packed& p, const uint8_t* act, size_t as, const int32_t* 
     const int te = std::min(nt, tb + kTB);
     for (int64_t b0 = 0; b0 < nb; b0 += kStagedChunk) {
       const int64_t b1 = std::min(nb, b0 + kStagedChunk);
-      cc.fill(act + as * static_cast<size_t>(tb), as, aux + xs * static_cast<size_t>(tb), xs, te - tb, b0, b1, xb);
+      cc.fill(act + as * static_cast<size_t>(tb), as, aux + xs * static_cast<size_t>(tb), xs, te - tb, b0, b1, !q6);  // Q6_K's kernel takes bsums from the activations
       for (int64_t hu = 2 * g0; hu < 2 * g1; ++hu) {
         const uint8_t* grp = p.data + static_cast<size_t>(hu / 2) * p.group_bytes;
         const int h = static_cast<int>(hu % 2);
