@@ -95,18 +95,48 @@ void widen_act(const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int
   }
 }
 
-// U halves of the row group at grp (from half h) x NT tokens; y as Args::y.
-// The float sums live in a local array (one load/fma/store per block, half and
-// token) so that the int32 sums and the widened weights keep the 16 ymm
-// registers; written to y per block, their rows 4 KiB apart alias in the store
-// buffer (87 vs 113 GOPS).
-template <int U, int NT>
-void q8_0_w16(const uint8_t* grp, int h, const BlockLayout& L, int64_t nb, const int16_t* q, const BlockAct* d,
-              float* y, int64_t ldy) {
+// Staged (repack_staged_inl.h's idea for Q8_0): a chunk of a group's blocks is
+// expanded once per 128-token tile into the even / odd int16 vectors and f32
+// scales, so a pass's loop has no and / shift: GEMM ~119 -> ~127 GOPS on Zen 3
+// (BM_GemmFamily/Q8_0.../2, best of 5, interleaved). Block layout: [v][u] (even
+// 32 B, odd 32 B), then [u] 8 f32 scales.
+constexpr size_t kQ8StagedBlock = 8 * kU * 64 + kU * 32;
+constexpr int64_t kQ8StagedChunk = 64;  // blocks (2048 inputs, 68 KiB staged); 32 and 128 on a par
+
+void stage_q8_0(const uint8_t* grp, const BlockLayout& L, int64_t b0, int64_t b1, uint8_t* out) {
   const __m256i low = _mm256_set1_epi16(0x00FF);
-  alignas(32) float acc[U][NT][8] = {};
+  for (int64_t b = b0; b < b1; ++b, out += kQ8StagedBlock) {
+    const uint8_t* c = grp + L.codes(b);
+    for (int v = 0; v < 8; ++v)
+      for (int u = 0; u < kU; ++u) {
+        const __m256i w = ld(c + 64 * v + 32 * u);  // u = w + 128
+        _mm256_store_si256(reinterpret_cast<__m256i*>(out + (v * kU + u) * 64), _mm256_and_si256(w, low));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(out + (v * kU + u) * 64 + 32), _mm256_srli_epi16(w, 8));
+      }
+    for (int u = 0; u < kU; ++u)
+      _mm256_store_ps(reinterpret_cast<float*>(out + 8 * kU * 64 + 32 * u), halves8(grp + L.meta(b) + 16 * u));
+  }
+}
+
+// The kU halves of a group x NT tokens; y as Args::y. Weights from the packed
+// group w (STAGED false) or a staged chunk w (true; add_y: the float sums
+// continue from y, a later chunk). The float sums live in a local array (one
+// load/fma/store per block, half and token) so that the int32 sums and the
+// widened weights keep the 16 ymm registers; written to y per block, their rows
+// 4 KiB apart alias in the store buffer (87 vs 113 GOPS).
+template <int NT, bool STAGED>
+void q8_0_w16(const uint8_t* w, const BlockLayout& L, int64_t nb, const int16_t* q, const BlockAct* d, float* y,
+              int64_t ldy, bool add_y) {
+  constexpr int U = kU;
+  const __m256i low = _mm256_set1_epi16(0x00FF);
+  alignas(32) float acc[U][NT][8];
+  _Pragma("GCC unroll 2")
+  for (int u = 0; u < U; ++u)
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t)
+      _mm256_store_ps(acc[u][t], add_y ? _mm256_loadu_ps(y + t * ldy + 8 * u) : _mm256_setzero_ps());
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* c = grp + L.codes(b) + 32 * h;
+    const uint8_t* c = STAGED ? w + b * kQ8StagedBlock : w + L.codes(b);
     const int16_t* qb = q + b * kNT * 32;
     __m256i s[U][NT];
     _Pragma("GCC unroll 8")
@@ -114,9 +144,14 @@ void q8_0_w16(const uint8_t* grp, int h, const BlockLayout& L, int64_t nb, const
       __m256i even[U], odd[U];
       _Pragma("GCC unroll 2")
       for (int u = 0; u < U; ++u) {
-        const __m256i w = ld(c + 64 * v + 32 * u);  // u = w + 128
-        even[u] = _mm256_and_si256(w, low);
-        odd[u] = _mm256_srli_epi16(w, 8);
+        if constexpr (STAGED) {
+          even[u] = ld(c + (v * U + u) * 64);
+          odd[u] = ld(c + (v * U + u) * 64 + 32);
+        } else {
+          const __m256i x = ld(c + 64 * v + 32 * u);  // u = w + 128
+          even[u] = _mm256_and_si256(x, low);
+          odd[u] = _mm256_srli_epi16(x, 8);
+        }
       }
       _Pragma("GCC unroll 16")
       for (int t = 0; t < NT; ++t) {
@@ -132,7 +167,8 @@ void q8_0_w16(const uint8_t* grp, int h, const BlockLayout& L, int64_t nb, const
     }
     _Pragma("GCC unroll 2")
     for (int u = 0; u < U; ++u) {
-      const __m256 dw = halves8(grp + L.meta(b) + 16 * (h + u));
+      const __m256 dw = STAGED ? _mm256_load_ps(reinterpret_cast<const float*>(c + 8 * U * 64 + 32 * u))
+                               : halves8(w + L.meta(b) + 16 * u);
       _Pragma("GCC unroll 16")
       for (int t = 0; t < NT; ++t) {
         const __m256 da = _mm256_mul_ps(dw, _mm256_set1_ps(d[b * kNT + t].d));
@@ -146,12 +182,20 @@ void q8_0_w16(const uint8_t* grp, int h, const BlockLayout& L, int64_t nb, const
     for (int t = 0; t < NT; ++t) _mm256_storeu_ps(y + t * ldy + 8 * u, _mm256_load_ps(acc[u][t]));
 }
 
-template <int U, int NT>
-void q8_0_w16_tokens(const uint8_t* grp, int h, const BlockLayout& L, int64_t nb, const int16_t* q, const BlockAct* d,
-                     float* y, int64_t ldy, int n) {  // n <= NT
+template <int NT, bool STAGED>
+void q8_0_w16_tokens(const uint8_t* w, const BlockLayout& L, int64_t nb, const int16_t* q, const BlockAct* d, float* y,
+                     int64_t ldy, bool add_y, int n) {  // n <= NT
   if constexpr (NT > 1)
-    if (n < NT) return q8_0_w16_tokens<U, NT - 1>(grp, h, L, nb, q, d, y, ldy, n);
-  q8_0_w16<U, NT>(grp, h, L, nb, q, d, y, ldy);
+    if (n < NT) return q8_0_w16_tokens<NT - 1, STAGED>(w, L, nb, q, d, y, ldy, add_y, n);
+  q8_0_w16<NT, STAGED>(w, L, nb, q, d, y, ldy, add_y);
+}
+
+bool staged_on() {  // LARQL_STAGED=0: the packed kernels directly, for A/B runs
+  static const bool on = [] {
+    const char* e = std::getenv("LARQL_STAGED");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  return on;
 }
 
 void gemm_q8_0_w16(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
@@ -162,18 +206,32 @@ void gemm_q8_0_w16(const Packed& p, const uint8_t* act, size_t as, const int32_t
   const size_t need = static_cast<size_t>(kW16Tokens * nb);
   if (q.size() < need * 32) q.resize(need * 32);
   if (d.size() < need) d.resize(need);
+  struct alignas(32) Line {
+    uint8_t b[32];
+  };
+  thread_local std::vector<Line> staged_buf;
+  if (staged_buf.size() * 32 < kQ8StagedChunk * kQ8StagedBlock) staged_buf.resize(kQ8StagedChunk * kQ8StagedBlock / 32);
+  uint8_t* sw = reinterpret_cast<uint8_t*>(staged_buf.data());
   for (int tb = 0; tb < nt; tb += kW16Tokens) {
     const int te = std::min(nt, tb + kW16Tokens);
     // Each thread widens every token for its own rows (done twice with 2 threads):
     // 0.37 % of llama-1b Q8_0 pp512's perf samples against the kernel's 72.8 %.
     widen_act(act + as * static_cast<size_t>(tb), as, aux + xs * static_cast<size_t>(tb), xs, te - tb, nb, q.data(),
               d.data());
+    const bool staged = staged_on() && nt >= kStagedMinTokens;  // staging pays from a few passes on
     for (int64_t hu = 2 * g0; hu < 2 * g1; hu += kU) {
       const uint8_t* grp = p.data + static_cast<size_t>(hu / 2) * p.group_bytes;
-      for (int t = tb; t < te; t += kNT) {
-        const int n = std::min(kNT, te - t);
-        q8_0_w16_tokens<kU, kNT>(grp, static_cast<int>(hu % 2), p.blk, nb, q.data() + static_cast<size_t>(t - tb) * nb * 32,
-                                 d.data() + static_cast<size_t>(t - tb) * nb, y + t * ldy + hu * 8, ldy, n);
+      const int64_t chunk = staged ? kQ8StagedChunk : nb;
+      for (int64_t b0 = 0; b0 < nb; b0 += chunk) {
+        const int64_t b1 = std::min(nb, b0 + chunk);
+        if (staged) stage_q8_0(grp, p.blk, b0, b1, sw);
+        for (int t = tb; t < te; t += kNT) {
+          const int n = std::min(kNT, te - t);
+          const int16_t* qt = q.data() + static_cast<size_t>(t - tb) * nb * 32 + static_cast<size_t>(b0) * kNT * 32;
+          const BlockAct* dt = d.data() + static_cast<size_t>(t - tb) * nb + static_cast<size_t>(b0) * kNT;
+          if (staged) q8_0_w16_tokens<kNT, true>(sw, p.blk, b1 - b0, qt, dt, y + t * ldy + hu * 8, ldy, b0 > 0, n);
+          else q8_0_w16_tokens<kNT, false>(grp, p.blk, nb, qt, dt, y + t * ldy + hu * 8, ldy, false, n);
+        }
       }
     }
   }
@@ -184,11 +242,7 @@ void gemm_q8_0_w16(const Packed& p, const uint8_t* act, size_t as, const int32_t
 void gemm(const Packed& p, const uint8_t* act, size_t as, const int32_t* aux, size_t xs, int nt, int64_t g0,
           int64_t g1, float* y, int64_t ldy) {
   if (p.type == GGMLType::Q8_0 && nt > 1) return gemm_q8_0_w16(p, act, as, aux, xs, nt, g0, g1, y, ldy);
-  static const bool staged = [] {  // LARQL_STAGED=0: the packed kernels directly, for A/B runs
-    const char* e = std::getenv("LARQL_STAGED");
-    return !(e && std::strcmp(e, "0") == 0);
-  }();
-  if (staged && staged_handles(p.type, nt)) return gemm_staged(p, act, as, aux, xs, nt, g0, g1, y, ldy);
+  if (staged_on() && staged_handles(p.type, nt)) return gemm_staged(p, act, as, aux, xs, nt, g0, g1, y, ldy);
   run(p, act, as, aux, xs, nt, g0, g1, y, ldy);
 }
 
