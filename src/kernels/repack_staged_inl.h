@@ -121,8 +121,10 @@ void staged_q4_k(const Args& g) {
             const __m256i q = pair16(lo[u], al, hi[u], ah);
             p16[u][t] = v % kF == 0 ? q : _mm256_add_epi16(p16[u][t], q);
             keep(p16[u][t]);
-            if (v % kF == kF - 1)
-              isum[u][t] = _mm256_add_epi32(isum[u][t], _mm256_madd_epi16(p16[u][t], ld(sb + u * StagedQ4K::kBytes + StagedQ4K::kSc + 32 * j)));
+            if (v % kF == kF - 1) {
+              const __m256i sc16 = ld(sb + u * StagedQ4K::kBytes + StagedQ4K::kSc + 32 * j);
+              isum[u][t] = _mm256_add_epi32(isum[u][t], _mm256_madd_epi16(p16[u][t], sc16));
+            }
           }
         }
       }
@@ -137,7 +139,8 @@ void staged_q4_k(const Args& g) {
         const uint8_t* x = reinterpret_cast<const uint8_t*>(g.x + t * g.xs + b * 4);  // aux_pair(block, i), i < 4
         __m256i msum = _mm256_setzero_si256();
         _Pragma("GCC unroll 4")
-        for (int i = 0; i < 4; ++i) msum = _mm256_add_epi32(msum, _mm256_madd_epi16(ld(su + StagedQ4K::kMn + 32 * i), bc(x + 4 * i)));
+        for (int i = 0; i < 4; ++i)
+          msum = _mm256_add_epi32(msum, _mm256_madd_epi16(ld(su + StagedQ4K::kMn + 32 * i), bc(x + 4 * i)));
         const __m256 da = _mm256_set1_ps(act_f32(qa[t] - 4));
         acc[u][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[u][t]), _mm256_mul_ps(da, d), acc[u][t]);
         acc[u][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_mul_ps(da, dmin), acc[u][t]);
@@ -192,9 +195,11 @@ void staged_q6_k(const Args& g) {
         __m256i corr = _mm256_setzero_si256();
         _Pragma("GCC unroll 8")
         for (int i = 0; i < 8; ++i)
-          corr = _mm256_add_epi32(corr, _mm256_madd_epi16(ld(su + StagedQ6K::kScPair + 32 * i), bc(qa[t] + 256 + 4 * i)));
+          corr = _mm256_add_epi32(corr,
+                                  _mm256_madd_epi16(ld(su + StagedQ6K::kScPair + 32 * i), bc(qa[t] + 256 + 4 * i)));
         isum[u][t] = _mm256_sub_epi32(isum[u][t], _mm256_slli_epi32(corr, 5));
-        acc[u][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[u][t]), _mm256_mul_ps(_mm256_set1_ps(act_f32(qa[t] - 4)), d), acc[u][t]);
+        const __m256 da = _mm256_set1_ps(act_f32(qa[t] - 4));
+        acc[u][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[u][t]), _mm256_mul_ps(da, d), acc[u][t]);
       }
     }
   }
@@ -285,7 +290,8 @@ void gemm_staged(const Packed& p, const uint8_t* act, size_t as, const int32_t* 
     const int te = std::min(nt, tb + kTB);
     for (int64_t b0 = 0; b0 < nb; b0 += kStagedChunk) {
       const int64_t b1 = std::min(nb, b0 + kStagedChunk);
-      cc.fill(act + as * static_cast<size_t>(tb), as, aux + xs * static_cast<size_t>(tb), xs, te - tb, b0, b1, !q6);  // Q6_K's kernel takes bsums from the activations
+      // (Q6_K's kernel takes its bsums from the activations: no pairs.)
+      cc.fill(act + as * static_cast<size_t>(tb), as, aux + xs * static_cast<size_t>(tb), xs, te - tb, b0, b1, !q6);
       const int U = q6 ? kQ6U : kQ4U;  // 1 or 2: whole groups per pass
       for (int64_t hu = 2 * g0; hu < 2 * g1; hu += U) {
         for (int u = 0; u < U; ++u) {
@@ -301,8 +307,9 @@ void gemm_staged(const Packed& p, const uint8_t* act, size_t as, const int32_t* 
         for (int t = tb; t < te;) {
           const int n = std::min(q6 ? kQ6NT : kQ4NT, te - t);
           const size_t r = static_cast<size_t>(t - tb);
-          const Args ar{sw, 0, 0, p.blk, b1 - b0, cc.a.data() + cc.as * r, cc.as, cc.x.data() + cc.xs * r, cc.xs,
-                        y + t * ldy + hu * 8, ldy, 0, b0 > 0};
+          const int32_t* x = cc.xs ? cc.x.data() + cc.xs * r : nullptr;
+          const Args ar{sw, 0, 0, p.blk, b1 - b0, cc.a.data() + cc.as * r, cc.as, x, cc.xs, y + t * ldy + hu * 8, ldy, 0,
+                        b0 > 0};
           if (q6) staged_q6_k_tokens<kQ6U, kQ6NT>(ar, n);
           else staged_q4_k_tokens<kQ4U, kQ4NT>(p.type == GGMLType::Q5_K, ar, n);
           t += n;
