@@ -36,19 +36,12 @@ inline void st(uint8_t* p, __m256i v) { _mm256_store_si256(reinterpret_cast<__m2
 
 template <bool FIVE>
 void stage_q4_k(const uint8_t* grp, int h, const BlockLayout& L, int64_t b0, int64_t b1, uint8_t* out, size_t stride) {
-  const __m256i m4 = _mm256_set1_epi8(0x0F);
   for (int64_t b = b0; b < b1; ++b, out += stride) {
     const uint8_t* c = grp + L.codes(b);
     const uint8_t* m = grp + L.meta(b);
     for (int j = 0; j < 8; ++j) {
       for (int v = 0; v < 4; ++v) {
-        const __m256i raw = ld(c + (4 * j + v) * 64 + 32 * h);
-        __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
-        if constexpr (FIVE) {
-          const uint8_t* mk = c + 2048 + (8 * j + 2 * v) * 8 + 4 * h;
-          lo = fifth(lo, mk);
-          hi = fifth(hi, mk + 8);
-        }
+        const auto [lo, hi] = q45_codes<FIVE>(c, j, v, h);
         st(out + StagedQ4K::kCodes + (4 * j + v) * 64, lo);
         st(out + StagedQ4K::kCodes + (4 * j + v) * 64 + 32, hi);
       }
@@ -82,16 +75,22 @@ void stage_q6_k(const uint8_t* grp, int h, const BlockLayout& L, int64_t b0, int
   }
 }
 
+// A pass's float sums: zero, or (a later K chunk) the ones already in y.
+template <int U, int NT>
+inline void start_sums(const Args& g, __m256 (&acc)[U][NT]) {
+  _Pragma("GCC unroll 16")
+  for (int u = 0; u < U; ++u)
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < NT; ++t) acc[u][t] = g.add_y ? _mm256_loadu_ps(g.y + t * g.ldy + 8 * u) : _mm256_setzero_ps();
+}
+
 // U units x NT tokens over staged blocks (g.w; block b's unit u at
 // (b U + u) StagedQ4K::kBytes); as micro_q4_k<U, NT>.
 template <int U, int NT, bool FIVE>
 void staged_q4_k(const Args& g) {
   constexpr int kF = FIVE ? 2 : 4;  // v's per int16 partial (pair16)
   __m256 acc[U][NT];
-  _Pragma("GCC unroll 16")
-  for (int u = 0; u < U; ++u)
-    _Pragma("GCC unroll 16")
-    for (int t = 0; t < NT; ++t) acc[u][t] = g.add_y ? _mm256_loadu_ps(g.y + t * g.ldy + 8 * u) : _mm256_setzero_ps();
+  start_sums(g, acc);
   const uint8_t* sb = g.w;
   for (int64_t b = 0; b < g.nb; ++b, sb += U * StagedQ4K::kBytes) {
     const uint8_t* qa[NT];
@@ -157,10 +156,7 @@ void staged_q4_k(const Args& g) {
 template <int U, int NT>
 void staged_q6_k(const Args& g) {
   __m256 acc[U][NT];
-  _Pragma("GCC unroll 16")
-  for (int u = 0; u < U; ++u)
-    _Pragma("GCC unroll 16")
-    for (int t = 0; t < NT; ++t) acc[u][t] = g.add_y ? _mm256_loadu_ps(g.y + t * g.ldy + 8 * u) : _mm256_setzero_ps();
+  start_sums(g, acc);
   const uint8_t* sb = g.w;
   for (int64_t b = 0; b < g.nb; ++b, sb += U * StagedQ6K::kBytes) {
     const uint8_t* qa[NT];

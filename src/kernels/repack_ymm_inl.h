@@ -56,6 +56,24 @@ inline __m256i fifth(__m256i v, const uint8_t* mask) {
   return _mm256_or_si256(v, _mm256_and_si256(set, _mm256_set1_epi8(16)));  // codes < 16: or = add
 }
 
+// Q4_K / Q5_K: k-group v of sub-block j of half h as two u8 vectors (low and
+// high nibbles, Q5_K's fifth bit merged in); c = the block's codes.
+struct Q45Codes {
+  __m256i lo, hi;
+};
+template <bool FIVE>
+inline Q45Codes q45_codes(const uint8_t* c, int j, int v, int h) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  const __m256i raw = ld(c + (4 * j + v) * 64 + 32 * h);
+  __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+  if constexpr (FIVE) {
+    const uint8_t* mk = c + 2048 + (8 * j + 2 * v) * 8 + 4 * h;
+    lo = fifth(lo, mk);
+    hi = fifth(hi, mk + 8);
+  }
+  return {lo, hi};
+}
+
 // Q6_K: sub-block s of a half's codes (c = the block's codes + 32 * half) as
 // four u8 vectors, code | (high bits << 4); lo0/hi0 pair with activations
 // 0-3 / 8-11 of the sub-block, lo1/hi1 with 4-7 / 12-15.
@@ -218,7 +236,6 @@ void micro_q8_0(const Args& g) {
 template <int U, int NT, bool FIVE>
 void micro_q4_k(const Args& g) {
   const Units<U> un(g);
-  const __m256i m4 = _mm256_set1_epi8(0x0F);
   __m256 acc[U][NT];
   _Pragma("GCC unroll 16")
   for (int u = 0; u < U; ++u)
@@ -267,14 +284,7 @@ void micro_q4_k(const Args& g) {
       for (int v = 0; v < 4; ++v)
         _Pragma("GCC unroll 16")
         for (int u = 0; u < U; ++u) {
-          const uint8_t* c = un.c[u] + cb;
-          const __m256i raw = ld(c + (4 * j + v) * 64 + 32 * un.h[u]);
-          __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
-          if constexpr (FIVE) {
-            const uint8_t* mk = c + 2048 + (8 * j + 2 * v) * 8 + 4 * un.h[u];
-            lo = fifth(lo, mk);
-            hi = fifth(hi, mk + 8);
-          }
+          const auto [lo, hi] = q45_codes<FIVE>(un.c[u] + cb, j, v, un.h[u]);
           _Pragma("GCC unroll 16")
           for (int t = 0; t < NT; ++t) {
             const __m256i al = bc(qa[t] + 32 * j + 4 * v), ah = bc(qa[t] + 32 * j + 4 * v + 16);
@@ -342,7 +352,7 @@ void micro_q4_k(const Args& g) {
 // ~25 here (bench_kernels BM_gemv_family/Q4_K_4096x128_l2/2: 30.4 -> 35.2 GB/s).
 template <bool FIVE>
 void gemv_q4_k(const Args& g) {
-  const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  const __m256i ones = _mm256_set1_epi16(1);
   const uint8_t* w = g.w;  // g.h0 == 0: halves 0 and 1 of this group
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int64_t b = 0; b < g.nb; ++b) {
@@ -359,13 +369,7 @@ void gemv_q4_k(const Args& g) {
         const __m256i al = bc(qa + 32 * j + 4 * v), ah = bc(qa + 32 * j + 4 * v + 16);
         _Pragma("GCC unroll 2")
         for (int h = 0; h < 2; ++h) {
-          const __m256i raw = ld(c + (4 * j + v) * 64 + 32 * h);
-          __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
-          if constexpr (FIVE) {
-            const uint8_t* mk = c + 2048 + (8 * j + 2 * v) * 8 + 4 * h;
-            lo = fifth(lo, mk);
-            hi = fifth(hi, mk + 8);
-          }
+          const auto [lo, hi] = q45_codes<FIVE>(c, j, v, h);
           const __m256i q = pair16(lo, al, hi, ah);
           p16[h] = v % kF == 0 ? q : _mm256_add_epi16(p16[h], q);
           if (v % kF == kF - 1) s[h] = _mm256_add_epi32(s[h], _mm256_madd_epi16(p16[h], ones));
