@@ -1,16 +1,21 @@
-// larql bench MODEL [-p 512] [-n 128] [-t N] [-r 3] [--json] [--vs-llama-bench PATH] [--moe-stats] [--ram-budget GB]
+// larql bench MODEL [-p 512] [-n 128] [-t N] [-r 3] [--json] [--vs-llama-bench PATH [--interleave]] [--moe-stats] [--ram-budget GB]
 //
 // pp<P>: one batch of P tokens from an empty context (prefill), like llama-bench.
 // tg<N>: N tokens one at a time from an empty context (decode).
 // Reports mean ± stddev tok/s over -r repetitions (after one warm-up), the
 // per-stage split of the time, and the effective bandwidth in decode (weights
 // read per token: non-expert matrices + the routed experts actually run, + KV).
+// --vs-llama-bench runs llama-bench after LARQL on the same file, threads and
+// sizes; with --interleave it runs llama-bench -r 1 right after each of
+// LARQL's repetitions instead, so both engines see the same phases of a
+// shared host's memory bandwidth and the ratio is taken round by round.
 // --moe-stats: routed-expert traffic per token and, with --ram-budget, the
 // expert cache (hit rate, prediction accuracy, bytes read) over the timed reps.
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -37,7 +42,15 @@ struct TestResult {
   ExpertCacheStats cache;
   uint64_t storage_bytes = 0;  // /proc/self/io read_bytes: what the kernel fetched from disk for us
   int reps = 0;
+  std::vector<double> rates;      // tok/s per timed repetition
+  std::vector<double> ref_rates;  // --interleave: llama-bench's tok/s right after each repetition
 };
+
+double mean_of(const std::vector<double>& v) {
+  double sum = 0;
+  for (double x : v) sum += x;
+  return v.empty() ? 0.0 : sum / static_cast<double>(v.size());
+}
 
 // Bytes this process has caused to be read from storage (page faults and reads).
 uint64_t storage_read_bytes() {
@@ -78,7 +91,9 @@ DecodeBytes decode_bytes_per_token(const Model& m, const TestResult& r) {
   return d;
 }
 
-TestResult run_test(const Model& m, int64_t n_prompt, int64_t n_gen, int reps, int threads, uint64_t seed) {
+// after_rep (optional) runs after each timed repetition, outside its timing.
+TestResult run_test(const Model& m, int64_t n_prompt, int64_t n_gen, int reps, int threads, uint64_t seed,
+                    const std::function<void()>& after_rep = {}) {
   TestResult r;
   r.name = n_prompt > 0 ? "pp" + std::to_string(n_prompt) : "tg" + std::to_string(n_gen);
   SessionOptions so;
@@ -130,13 +145,13 @@ TestResult run_test(const Model& m, int64_t n_prompt, int64_t n_gen, int reps, i
     r.stages.head_ms += st.head_ms;
     r.stages.other_ms += st.other_ms;
     r.total_ms += ms;
+    if (after_rep) after_rep();
   }
-  double sum = 0;
-  for (double v : rates) sum += v;
-  r.mean = sum / static_cast<double>(rates.size());
+  r.mean = mean_of(rates);
   double var = 0;
   for (double v : rates) var += (v - r.mean) * (v - r.mean);
   r.stddev = rates.size() > 1 ? std::sqrt(var / static_cast<double>(rates.size() - 1)) : 0;
+  r.rates = std::move(rates);
   return r;
 }
 
@@ -155,6 +170,15 @@ nlohmann::json llama_bench(const std::string& bin, const std::string& model, int
   } catch (const std::exception& e) {
     throw Error(std::string("cannot parse llama-bench output: ") + e.what());
   }
+}
+
+// llama-bench's mean tok/s for the pp (n_gen 0) or tg (n_prompt 0) row; 0 if absent.
+double ref_rate(const nlohmann::json& ref, bool tg) {
+  for (const auto& row : ref)
+    if ((tg && row.value("n_gen", 0) > 0 && row.value("n_prompt", 1) == 0) ||
+        (!tg && row.value("n_prompt", 0) > 0 && row.value("n_gen", 1) == 0))
+      return row.value("avg_ts", 0.0);
+  return 0.0;
 }
 
 // Peak resident set of this process so far (VmHWM), in bytes.
@@ -212,7 +236,7 @@ Runner add_bench(CLI::App& app) {
     int64_t knn_k = 10;
     int64_t p = 512, n = 128;
     int t = 0, r = 3;
-    bool json = false, moe_stats = false;
+    bool json = false, moe_stats = false, interleave = false;
     double ram_budget = 0;
     std::string expert_policy = "lfu";
   };
@@ -229,8 +253,11 @@ Runner add_bench(CLI::App& app) {
   sub->add_option("--ram-budget", o->ram_budget, "MoE: keep resident memory under this many GiB (docs/moe.md)");
   sub->add_option("--expert-policy", o->expert_policy, "MoE --ram-budget eviction: lru|lfu")->default_val("lfu");
   sub->add_option("--vs-llama-bench", o->vs, "Also run this llama-bench binary on the same file and print the ratio");
+  sub->add_flag("--interleave", o->interleave,
+                "With --vs-llama-bench: run llama-bench -r 1 after each LARQL repetition (same host conditions per round)");
   return [=]() {
     if (o->r < 1) throw Error("-r must be at least 1");
+    if (o->interleave && o->vs.empty()) throw Error("--interleave needs --vs-llama-bench PATH");
     if (!o->vindex.empty()) return bench_vindex(o->vindex, o->knn_k, o->r, o->t, o->json);
     if (o->model.empty()) throw Error("bench: give MODEL or --vindex DIR");
     auto model = load_model(o->model);
@@ -244,8 +271,18 @@ Runner add_bench(CLI::App& app) {
       pack_experts(*model);
     }
     std::vector<TestResult> results;
-    if (o->p > 0) results.push_back(run_test(*model, o->p, 0, o->r, threads, 1));
-    if (o->n > 0) results.push_back(run_test(*model, 0, o->n, o->r, threads, 2));
+    // --interleave: the model stays loaded while llama-bench runs (its packed
+    // copies and llama.cpp's page cache of the file both resident).
+    auto run = [&](int64_t p, int64_t n, uint64_t seed) {
+      std::vector<double> refs;
+      std::function<void()> after;
+      if (o->interleave)
+        after = [&] { refs.push_back(ref_rate(llama_bench(o->vs, o->model, p, n, threads, 1), n > 0)); };
+      results.push_back(run_test(*model, p, n, o->r, threads, seed, after));
+      results.back().ref_rates = std::move(refs);
+    };
+    if (o->p > 0) run(o->p, 0, 1);
+    if (o->n > 0) run(0, o->n, 2);
     // What the report needs from the model, then the model itself is freed so
     // llama-bench runs with the memory LARQL had (its packed copies would
     // otherwise compete with llama.cpp's page cache for the same file).
@@ -255,7 +292,7 @@ Runner add_bench(CLI::App& app) {
     for (const auto& r : results) dbs.push_back(decode_bytes_per_token(*model, r));
     model.reset();
     nlohmann::json ref;
-    if (!o->vs.empty()) ref = llama_bench(o->vs, o->model, o->p, o->n, threads, o->r);
+    if (!o->vs.empty() && !o->interleave) ref = llama_bench(o->vs, o->model, o->p, o->n, threads, o->r);
     if (!o->json)
       std::printf("model %s | %s | threads %d | cpu %s\n%-8s %12s %10s %9s %9s %9s %9s %10s\n", o->model.c_str(),
                   arch.c_str(), threads, cpu_features_string().c_str(), "test", "tok/s", "stddev",
@@ -267,11 +304,11 @@ Runner add_bench(CLI::App& app) {
       const bool tg = r.name[0] == 't';
       const DecodeBytes& db = dbs[ri];
       const double gbs = tg ? db.total() * r.mean / 1e9 : 0;
-      double ref_ts = 0;
-      for (const auto& row : ref)
-        if ((tg && row.value("n_gen", 0) > 0 && row.value("n_prompt", 1) == 0) ||
-            (!tg && row.value("n_prompt", 0) > 0 && row.value("n_gen", 1) == 0))
-          ref_ts = row.value("avg_ts", 0.0);
+      const double ref_ts = o->interleave ? mean_of(r.ref_rates) : ref_rate(ref, tg);
+      // Interleaved: each round's ratio (LARQL's repetition / llama-bench's run right after it).
+      std::vector<double> round_ratios;
+      for (size_t i = 0; i < r.ref_rates.size() && i < r.rates.size(); ++i)
+        round_ratios.push_back(r.ref_rates[i] > 0 ? r.rates[i] / r.ref_rates[i] : 0.0);
       if (o->json) {
         nlohmann::json j = {{"test", r.name},
                             {"tok_s", r.mean},
@@ -291,6 +328,12 @@ Runner add_bench(CLI::App& app) {
         if (ref_ts > 0) {
           j["llama_bench_tok_s"] = ref_ts;
           j["ratio"] = r.mean / ref_ts;
+          if (o->interleave) {
+            j["interleaved"] = true;
+            j["tok_s_per_round"] = r.rates;
+            j["llama_bench_tok_s_per_round"] = r.ref_rates;
+            j["ratio_per_round"] = round_ratios;
+          }
         }
         std::printf("%s\n", j.dump().c_str());
       } else {
@@ -298,7 +341,14 @@ Runner add_bench(CLI::App& app) {
                     pct(r.stages.attention_ms), pct(r.stages.ffn_ms), pct(r.stages.head_ms), pct(r.stages.other_ms),
                     tg ? std::to_string(gbs).substr(0, 6).c_str() : "-");
         if (o->moe_stats) print_moe(r, cached);
-        if (ref_ts > 0) std::printf("%-8s %12.2f   (llama-bench)   ratio larql/llama.cpp = %.2f\n", r.name.c_str(), ref_ts, r.mean / ref_ts);
+        if (ref_ts > 0) std::printf("%-8s %12.2f   (llama-bench%s)   ratio larql/llama.cpp = %.2f\n", r.name.c_str(), ref_ts,
+                                    o->interleave ? ", interleaved" : "", r.mean / ref_ts);
+        if (!round_ratios.empty()) {
+          std::printf("%-8s rounds (larql / llama-bench = ratio):", r.name.c_str());
+          for (size_t i = 0; i < round_ratios.size(); ++i)
+            std::printf(" %.2f/%.2f=%.2f", r.rates[i], r.ref_rates[i], round_ratios[i]);
+          std::printf("\n");
+        }
       }
     }
     return 0;
