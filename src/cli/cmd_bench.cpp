@@ -1,14 +1,15 @@
-// larql bench MODEL [-p 512] [-n 128] [-t N] [-r 3] [--json] [--vs-llama-bench PATH [--interleave]] [--moe-stats] [--ram-budget GB]
+// larql bench MODEL [-p 512] [-n 128] [-t N] [-r 3] [--json] [--vs-llama-bench PATH ... [--interleave]] [--moe-stats] [--ram-budget GB]
 //
 // pp<P>: one batch of P tokens from an empty context (prefill), like llama-bench.
 // tg<N>: N tokens one at a time from an empty context (decode).
 // Reports mean ± stddev tok/s over -r repetitions (after one warm-up), the
 // per-stage split of the time, and the effective bandwidth in decode (weights
 // read per token: non-expert matrices + the routed experts actually run, + KV).
-// --vs-llama-bench runs llama-bench after LARQL on the same file, threads and
-// sizes; with --interleave it runs llama-bench -r 1 right after each of
-// LARQL's repetitions instead, so both engines see the same phases of a
-// shared host's memory bandwidth and the ratio is taken round by round.
+// --vs-llama-bench (repeatable: llama.cpp, ik_llama.cpp, ...) runs each
+// llama-bench after LARQL on the same file, threads and sizes; with
+// --interleave each runs -r 1 right after every one of LARQL's repetitions
+// instead, so all engines see the same phases of a shared host's memory
+// bandwidth and the ratios are taken round by round.
 // --moe-stats: routed-expert traffic per token and, with --ram-budget, the
 // expert cache (hit rate, prediction accuracy, bytes read) over the timed reps.
 #include <CLI/CLI.hpp>
@@ -43,7 +44,7 @@ struct TestResult {
   uint64_t storage_bytes = 0;  // /proc/self/io read_bytes: what the kernel fetched from disk for us
   int reps = 0;
   std::vector<double> rates;      // tok/s per timed repetition
-  std::vector<double> ref_rates;  // --interleave: llama-bench's tok/s right after each repetition
+  std::vector<std::vector<double>> ref_rates;  // --interleave, per peer: its tok/s right after each repetition
 };
 
 double mean_of(const std::vector<double>& v) {
@@ -232,7 +233,8 @@ void print_moe(const TestResult& r, bool cached) {
 Runner add_bench(CLI::App& app) {
   auto* sub = app.add_subcommand("bench", "Prefill (pp) and decode (tg) speed, per-stage split, bandwidth");
   struct Opts {
-    std::string model, vs, vindex;
+    std::string model, vindex;
+    std::vector<std::string> vs;  // llama-bench binaries
     int64_t knn_k = 10;
     int64_t p = 512, n = 128;
     int t = 0, r = 3;
@@ -252,9 +254,10 @@ Runner add_bench(CLI::App& app) {
   sub->add_flag("--moe-stats", o->moe_stats, "MoE: expert cache hit rate, prefetch accuracy, bytes read per token");
   sub->add_option("--ram-budget", o->ram_budget, "MoE: keep resident memory under this many GiB (docs/moe.md)");
   sub->add_option("--expert-policy", o->expert_policy, "MoE --ram-budget eviction: lru|lfu")->default_val("lfu");
-  sub->add_option("--vs-llama-bench", o->vs, "Also run this llama-bench binary on the same file and print the ratio");
+  sub->add_option("--vs-llama-bench", o->vs,
+                  "Also run this llama-bench binary on the same file and print the ratio (repeatable: one per peer)");
   sub->add_flag("--interleave", o->interleave,
-                "With --vs-llama-bench: run llama-bench -r 1 after each LARQL repetition (same host conditions per round)");
+                "With --vs-llama-bench: run each llama-bench -r 1 after every LARQL repetition (same host conditions per round)");
   return [=]() {
     if (o->r < 1) throw Error("-r must be at least 1");
     if (o->interleave && o->vs.empty()) throw Error("--interleave needs --vs-llama-bench PATH");
@@ -274,10 +277,13 @@ Runner add_bench(CLI::App& app) {
     // --interleave: the model stays loaded while llama-bench runs (its packed
     // copies and llama.cpp's page cache of the file both resident).
     auto run = [&](int64_t p, int64_t n, uint64_t seed) {
-      std::vector<double> refs;
+      std::vector<std::vector<double>> refs(o->vs.size());
       std::function<void()> after;
       if (o->interleave)
-        after = [&] { refs.push_back(ref_rate(llama_bench(o->vs, o->model, p, n, threads, 1), n > 0)); };
+        after = [&] {
+          for (size_t k = 0; k < o->vs.size(); ++k)
+            refs[k].push_back(ref_rate(llama_bench(o->vs[k], o->model, p, n, threads, 1), n > 0));
+        };
       results.push_back(run_test(*model, p, n, o->r, threads, seed, after));
       results.back().ref_rates = std::move(refs);
     };
@@ -291,8 +297,9 @@ Runner add_bench(CLI::App& app) {
     std::vector<DecodeBytes> dbs;
     for (const auto& r : results) dbs.push_back(decode_bytes_per_token(*model, r));
     model.reset();
-    nlohmann::json ref;
-    if (!o->vs.empty() && !o->interleave) ref = llama_bench(o->vs, o->model, o->p, o->n, threads, o->r);
+    std::vector<nlohmann::json> refs;  // per peer, without --interleave
+    if (!o->interleave)
+      for (const auto& bin : o->vs) refs.push_back(llama_bench(bin, o->model, o->p, o->n, threads, o->r));
     if (!o->json)
       std::printf("model %s | %s | threads %d | cpu %s\n%-8s %12s %10s %9s %9s %9s %9s %10s\n", o->model.c_str(),
                   arch.c_str(), threads, cpu_features_string().c_str(), "test", "tok/s", "stddev",
@@ -304,11 +311,16 @@ Runner add_bench(CLI::App& app) {
       const bool tg = r.name[0] == 't';
       const DecodeBytes& db = dbs[ri];
       const double gbs = tg ? db.total() * r.mean / 1e9 : 0;
-      const double ref_ts = o->interleave ? mean_of(r.ref_rates) : ref_rate(ref, tg);
-      // Interleaved: each round's ratio (LARQL's repetition / llama-bench's run right after it).
-      std::vector<double> round_ratios;
-      for (size_t i = 0; i < r.ref_rates.size() && i < r.rates.size(); ++i)
-        round_ratios.push_back(r.ref_rates[i] > 0 ? r.rates[i] / r.ref_rates[i] : 0.0);
+      struct Peer {
+        double tok_s = 0;
+        std::vector<double> round_ratios;  // interleaved: LARQL's repetition / this peer's run right after it
+      };
+      std::vector<Peer> peers(o->vs.size());
+      for (size_t k = 0; k < peers.size(); ++k) {
+        peers[k].tok_s = o->interleave ? mean_of(r.ref_rates[k]) : ref_rate(refs[k], tg);
+        for (size_t i = 0; o->interleave && i < r.ref_rates[k].size() && i < r.rates.size(); ++i)
+          peers[k].round_ratios.push_back(r.ref_rates[k][i] > 0 ? r.rates[i] / r.ref_rates[k][i] : 0.0);
+      }
       if (o->json) {
         nlohmann::json j = {{"test", r.name},
                             {"tok_s", r.mean},
@@ -325,15 +337,22 @@ Runner add_bench(CLI::App& app) {
           j["bandwidth_gb_s"] = gbs;
         }
         if (o->moe_stats) j["moe"] = moe_json(r, cached);
-        if (ref_ts > 0) {
-          j["llama_bench_tok_s"] = ref_ts;
-          j["ratio"] = r.mean / ref_ts;
+        // The first peer's figures at the top level; every peer's under "peers".
+        for (size_t k = 0; k < peers.size(); ++k) {
+          nlohmann::json pj = {{"llama_bench", o->vs[k]}, {"llama_bench_tok_s", peers[k].tok_s}};
+          if (peers[k].tok_s > 0) pj["ratio"] = r.mean / peers[k].tok_s;
           if (o->interleave) {
-            j["interleaved"] = true;
-            j["tok_s_per_round"] = r.rates;
-            j["llama_bench_tok_s_per_round"] = r.ref_rates;
-            j["ratio_per_round"] = round_ratios;
+            pj["llama_bench_tok_s_per_round"] = r.ref_rates[k];
+            pj["ratio_per_round"] = peers[k].round_ratios;
           }
+          if (k == 0)
+            for (const auto& [key, v] : pj.items())
+              if (key != "llama_bench") j[key] = v;
+          j["peers"].push_back(pj);
+        }
+        if (o->interleave) {
+          j["interleaved"] = true;
+          j["tok_s_per_round"] = r.rates;
         }
         std::printf("%s\n", j.dump().c_str());
       } else {
@@ -341,12 +360,14 @@ Runner add_bench(CLI::App& app) {
                     pct(r.stages.attention_ms), pct(r.stages.ffn_ms), pct(r.stages.head_ms), pct(r.stages.other_ms),
                     tg ? std::to_string(gbs).substr(0, 6).c_str() : "-");
         if (o->moe_stats) print_moe(r, cached);
-        if (ref_ts > 0) std::printf("%-8s %12.2f   (llama-bench%s)   ratio larql/llama.cpp = %.2f\n", r.name.c_str(), ref_ts,
-                                    o->interleave ? ", interleaved" : "", r.mean / ref_ts);
-        if (!round_ratios.empty()) {
-          std::printf("%-8s rounds (larql / llama-bench = ratio):", r.name.c_str());
-          for (size_t i = 0; i < round_ratios.size(); ++i)
-            std::printf(" %.2f/%.2f=%.2f", r.rates[i], r.ref_rates[i], round_ratios[i]);
+        for (size_t k = 0; k < peers.size(); ++k) {
+          if (peers[k].tok_s <= 0) continue;
+          std::printf("%-8s %12.2f   (%s%s)   ratio larql/peer = %.2f\n", r.name.c_str(), peers[k].tok_s, o->vs[k].c_str(),
+                      o->interleave ? ", interleaved" : "", r.mean / peers[k].tok_s);
+          if (peers[k].round_ratios.empty()) continue;
+          std::printf("%-8s rounds (larql / peer = ratio):", r.name.c_str());
+          for (size_t i = 0; i < peers[k].round_ratios.size(); ++i)
+            std::printf(" %.2f/%.2f=%.2f", r.rates[i], r.ref_rates[k][i], peers[k].round_ratios[i]);
           std::printf("\n");
         }
       }

@@ -54,30 +54,40 @@ for r in rows:
     assert abs(r["ratio"] - r["tok_s"] / ref[r["test"]]) < 1e-9, r
 PY
 then ok; else cat "$TMP/err"; fail "--vs-llama-bench ratio"; fi
-# --interleave: llama-bench -r 1 for one test right after each LARQL repetition
-# (the stand-in logs its arguments and answers 40, 60, ... per call).
+# --interleave with two peers: each runs -r 1 for one test right after every
+# LARQL repetition, in the order given (the stand-ins log their name and
+# arguments and answer 40, 60, ... per call, counted over both).
 cat > "$TMP/llama-bench-rounds" <<SH
 #!/bin/sh
-echo "\$*" >> "$TMP/rounds.log"
+echo "\$(basename \$0) \$*" >> "$TMP/rounds.log"
 k=\$(wc -l < "$TMP/rounds.log")
 while [ \$# -gt 0 ]; do case "\$1" in -p) p=\$2;; -n) n=\$2;; esac; shift; done
 echo "[{\"n_prompt\": \$p, \"n_gen\": \$n, \"avg_ts\": \$((20 + 20 * k))}]"
 SH
 chmod +x "$TMP/llama-bench-rounds"
-if "$LARQL" bench "$M" -p 8 -n 2 -r 3 -t 1 --json --interleave --vs-llama-bench "$TMP/llama-bench-rounds" > "$TMP/il.json" 2> "$TMP/err" &&
+cp "$TMP/llama-bench-rounds" "$TMP/peer-b"
+if "$LARQL" bench "$M" -p 8 -n 2 -r 3 -t 1 --json --interleave --vs-llama-bench "$TMP/llama-bench-rounds" \
+     --vs-llama-bench "$TMP/peer-b" > "$TMP/il.json" 2> "$TMP/err" &&
    "$PY" - "$TMP/il.json" "$TMP/rounds.log" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 calls = [l.split() for l in open(sys.argv[2]) if l.strip()]
 arg = lambda c, k: c[c.index(k) + 1]
-assert len(calls) == 6, calls
+assert len(calls) == 12, calls
+assert [c[0] for c in calls] == ["llama-bench-rounds", "peer-b"] * 6, calls
 assert all(arg(c, "-r") == "1" and arg(c, "-t") == "1" for c in calls), calls
-assert [(arg(c, "-p"), arg(c, "-n")) for c in calls] == [("8", "0")] * 3 + [("0", "2")] * 3, calls
-for r, refs in zip(rows, ([40, 60, 80], [100, 120, 140])):
-    assert r["interleaved"] and r["llama_bench_tok_s_per_round"] == refs, r
-    assert len(r["tok_s_per_round"]) == 3 and abs(sum(r["tok_s_per_round"]) / 3 - r["tok_s"]) < 1e-9 * r["tok_s"], r
-    assert all(abs(q - a / b) < 1e-12 for q, a, b in zip(r["ratio_per_round"], r["tok_s_per_round"], refs)), r
-    assert abs(r["ratio"] - r["tok_s"] / (sum(refs) / 3)) < 1e-9, r
+assert [(arg(c, "-p"), arg(c, "-n")) for c in calls] == [("8", "0")] * 6 + [("0", "2")] * 6, calls
+want = {"pp8": ([40, 80, 120], [60, 100, 140]), "tg2": ([160, 200, 240], [180, 220, 260])}
+assert [r["test"] for r in rows] == ["pp8", "tg2"], rows
+for r in rows:
+    ours = r["tok_s_per_round"]
+    assert r["interleaved"] and len(ours) == 3 and abs(sum(ours) / 3 - r["tok_s"]) < 1e-9 * r["tok_s"], r
+    assert len(r["peers"]) == 2 and r["peers"][1]["llama_bench"].endswith("peer-b"), r
+    for p, refs in zip(r["peers"], want[r["test"]]):
+        assert p["llama_bench_tok_s_per_round"] == refs, r
+        assert all(abs(q - a / b) < 1e-12 for q, a, b in zip(p["ratio_per_round"], ours, refs)), r
+        assert abs(p["ratio"] - r["tok_s"] / (sum(refs) / 3)) < 1e-9, r
+    assert r["ratio"] == r["peers"][0]["ratio"] and r["llama_bench_tok_s"] == r["peers"][0]["llama_bench_tok_s"], r
 PY
 then ok; else cat "$TMP/err"; fail "--interleave rounds"; fi
 "$LARQL" bench "$M" -p 8 -n 0 -r 1 --interleave > /dev/null 2> "$TMP/err"
