@@ -281,8 +281,12 @@ Runner add_bench(CLI::App& app) {
       std::function<void()> after;
       if (o->interleave)
         after = [&] {
-          for (size_t k = 0; k < o->vs.size(); ++k)
-            refs[k].push_back(ref_rate(llama_bench(o->vs[k], o->model, p, n, threads, 1), n > 0));
+          for (size_t k = 0; k < o->vs.size(); ++k) {
+            const double ts = ref_rate(llama_bench(o->vs[k], o->model, p, n, threads, 1), n > 0);
+            // A missing row would average in as 0 tok/s and inflate the ratio.
+            if (ts <= 0) throw Error("llama-bench '" + o->vs[k] + "' printed no " + (n > 0 ? "tg" : "pp") + " row");
+            refs[k].push_back(ts);
+          }
         };
       results.push_back(run_test(*model, p, n, o->r, threads, seed, after));
       results.back().ref_rates = std::move(refs);

@@ -90,6 +90,10 @@ for r in rows:
     assert r["ratio"] == r["peers"][0]["ratio"] and r["llama_bench_tok_s"] == r["peers"][0]["llama_bench_tok_s"], r
 PY
 then ok; else cat "$TMP/err"; fail "--interleave rounds"; fi
+# A peer that prints no row for the test is an error, not a 0 tok/s round.
+printf '#!/bin/sh\necho "[]"\n' > "$TMP/no-rows" && chmod +x "$TMP/no-rows"
+"$LARQL" bench "$M" -p 8 -n 0 -r 1 -t 1 --interleave --vs-llama-bench "$TMP/no-rows" > /dev/null 2> "$TMP/err"
+if [ $? -ne 0 ] && grep -q "printed no pp row" "$TMP/err"; then ok; else cat "$TMP/err"; fail "--interleave peer without a row"; fi
 "$LARQL" bench "$M" -p 8 -n 0 -r 1 --interleave > /dev/null 2> "$TMP/err"
 if [ $? -ne 0 ] && grep -q "needs --vs-llama-bench" "$TMP/err"; then ok; else fail "--interleave without --vs-llama-bench"; fi
 finish
